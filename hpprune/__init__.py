@@ -1,0 +1,48 @@
+"""hpprune: decide, while a hyperparameter search runs, which trials deserve more compute."""
+
+from hpprune.audit.log import AuditLog, LogFormatError, read_log
+from hpprune.curves import StudyView, TrialCurve
+from hpprune.engine import Engine
+from hpprune.pruners.base import AllOf, AnyOf, NoPruning, Policy, policy_from_dict, policy_hash
+from hpprune.pruners.percentile import MedianPruner, PercentilePruner
+from hpprune.types import (
+    Action,
+    Decision,
+    Direction,
+    Observation,
+    Reason,
+    TrialState,
+)
+
+__version__ = "0.1.0"
+
+# --- halving (SuccessiveHalvingPruner, HyperbandPruner) ---
+# --- guards ---
+# --- posterior ---
+# --- scheduler ---
+# --- loop ---
+# --- default policy ---
+
+__all__ = [
+    "Action",
+    "AllOf",
+    "AnyOf",
+    "AuditLog",
+    "Decision",
+    "Direction",
+    "Engine",
+    "LogFormatError",
+    "MedianPruner",
+    "NoPruning",
+    "Observation",
+    "PercentilePruner",
+    "Policy",
+    "Reason",
+    "StudyView",
+    "TrialCurve",
+    "TrialState",
+    "__version__",
+    "policy_from_dict",
+    "policy_hash",
+    "read_log",
+]

@@ -1,0 +1,1 @@
+"""Benchmark harness: learning-curve sources, simulator, baselines and metrics."""

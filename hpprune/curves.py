@@ -1,0 +1,283 @@
+"""CurveStore: every trial's learning curve plus incremental cross-trial views.
+
+Policies never see the store's internals; they get two read-only views:
+
+* :class:`TrialCurve` — one trial (its steps, canonical scores, elapsed time).
+* :class:`StudyView` — all trials, with per-step *sorted* score lists that are
+  maintained incrementally so that percentile cuts and rung ranks cost
+  ``O(log n)`` instead of a scan over every trial.
+
+Scores are canonical: lower is better whatever the study's direction. Only
+finite scores are stored; non-finite reports never enter any statistic.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Literal
+
+from hpprune.types import Direction, TrialState
+
+Pool = Literal["completed", "all"]
+GroupKey = tuple[str, str] | None
+
+
+class TrialCurve:
+    """Read-only view of one trial (policies must not mutate it).
+
+    Attributes:
+        trial_id: The trial's id.
+        index: Order in which the trial was first seen (0-based, stable).
+        state: Current :class:`TrialState`.
+        steps: Steps with a finite report, increasing.
+        scores: Canonical scores (lower is better) at those steps.
+        elapsed: Compute seconds at those steps (None where not given).
+        last_step: Last step reported (finite or not), -1 before any report.
+        best_score: Lowest canonical score so far (inf before any).
+        final_score: Canonical final score once completed, else None.
+        params: Hyperparameters, if the front door supplied them.
+        groups: Partition labels assigned by the policy (e.g. a bracket).
+        resources: Last resource readings (e.g. ``{"memory_mb": 800.0}``).
+    """
+
+    __slots__ = (
+        "_pos",
+        "best_score",
+        "elapsed",
+        "final_score",
+        "groups",
+        "index",
+        "last_step",
+        "params",
+        "peak_memory_mb",
+        "resources",
+        "scores",
+        "state",
+        "steps",
+        "trial_id",
+    )
+
+    def __init__(
+        self,
+        trial_id: str,
+        index: int,
+        params: Mapping[str, Any] | None,
+        groups: Mapping[str, str],
+    ) -> None:
+        self.trial_id = trial_id
+        self.index = index
+        self.state = TrialState.RUNNING
+        self.steps: list[int] = []
+        self.scores: list[float] = []
+        self.elapsed: list[float | None] = []
+        self.last_step = -1
+        self.best_score = float("inf")
+        self.final_score: float | None = None
+        self.params: Mapping[str, Any] = dict(params or {})
+        self.groups: Mapping[str, str] = dict(groups)
+        self.resources: Mapping[str, float] = {}
+        self.peak_memory_mb = 0.0
+        self._pos: dict[int, int] = {}
+
+    @property
+    def n_steps(self) -> int:
+        """Number of finite reports."""
+        return len(self.steps)
+
+    @property
+    def last_score(self) -> float | None:
+        """Canonical score of the latest finite report, or None."""
+        return self.scores[-1] if self.scores else None
+
+    @property
+    def last_elapsed(self) -> float | None:
+        """Latest known elapsed seconds, or None."""
+        for e in reversed(self.elapsed):
+            if e is not None:
+                return e
+        return None
+
+    def score_at(self, step: int) -> float | None:
+        """Canonical score reported at exactly ``step`` (None if not reported)."""
+        pos = self._pos.get(step)
+        return None if pos is None else self.scores[pos]
+
+    def best_until(self, step: int) -> float:
+        """Lowest canonical score at steps <= ``step`` (inf if none)."""
+        end = bisect.bisect_right(self.steps, step)
+        return min(self.scores[:end], default=float("inf"))
+
+    def seconds_per_step(self) -> float | None:
+        """Observed compute seconds per step, or None without timing data."""
+        e = self.last_elapsed
+        if e is None or self.last_step < 0:
+            return None
+        return e / (self.last_step + 1) if e > 0 else None
+
+    def __repr__(self) -> str:
+        return (
+            f"TrialCurve({self.trial_id!r}, state={self.state.value}, n_steps={self.n_steps}, "
+            f"best={self.best_score})"
+        )
+
+
+class StudyView:
+    """Read-only view of all trials, handed to policies.
+
+    Args:
+        direction: The study's direction (policies use it only to turn
+            canonical scores back into user values for evidence).
+    """
+
+    def __init__(self, direction: Direction) -> None:
+        self.direction = direction
+        self._trials: dict[str, TrialCurve] = {}
+        self._sorted: dict[tuple[Pool, GroupKey, int], list[float]] = {}
+        self._completed: list[str] = []
+        self._incumbent = float("inf")
+        self._incumbent_id: str | None = None
+        self._best_observed = float("inf")
+        self._max_step = -1
+
+    # ----------------------------------------------------------------- queries
+    @property
+    def n_trials(self) -> int:
+        """Number of trials seen."""
+        return len(self._trials)
+
+    @property
+    def n_completed(self) -> int:
+        """Number of completed trials."""
+        return len(self._completed)
+
+    @property
+    def completed_ids(self) -> tuple[str, ...]:
+        """Completed trial ids in completion order."""
+        return tuple(self._completed)
+
+    @property
+    def max_step(self) -> int:
+        """Largest step reported by any trial (-1 before any)."""
+        return self._max_step
+
+    def trials(self) -> Iterator[TrialCurve]:
+        """All trials in the order they were first seen."""
+        return iter(self._trials.values())
+
+    def trial(self, trial_id: str) -> TrialCurve:
+        """One trial's curve.
+
+        Raises:
+            KeyError: If the trial is unknown.
+        """
+        return self._trials[trial_id]
+
+    def __contains__(self, trial_id: object) -> bool:
+        return trial_id in self._trials
+
+    def sorted_scores(
+        self, step: int, pool: Pool = "completed", group: GroupKey = None
+    ) -> list[float]:
+        """Ascending canonical scores reported at exactly ``step``.
+
+        Args:
+            step: The step.
+            pool: ``"completed"`` (completed trials only) or ``"all"`` (every
+                trial that is not stale, including stopped ones).
+            group: Optional ``(name, label)`` partition, e.g. a bracket.
+
+        Returns:
+            A sorted list owned by the store: do not mutate it.
+        """
+        return self._sorted.get((pool, group, step), _EMPTY)
+
+    def incumbent(self) -> float:
+        """Best canonical final score among completed trials (inf if none)."""
+        return self._incumbent
+
+    @property
+    def incumbent_id(self) -> str | None:
+        """Id of the completed trial holding the incumbent score."""
+        return self._incumbent_id
+
+    def best_observed(self) -> float:
+        """Best canonical score reported by any trial at any step (inf if none)."""
+        return self._best_observed
+
+    def to_value(self, score: float) -> float:
+        """Canonical score -> the user's metric scale (for evidence)."""
+        return self.direction.to_value(score)
+
+    # --------------------------------------------------------------- mutation
+    # Only the Engine calls these.
+    def _add_trial(
+        self, trial_id: str, params: Mapping[str, Any] | None, groups: Mapping[str, str]
+    ) -> TrialCurve:
+        curve = TrialCurve(trial_id, len(self._trials), params, groups)
+        self._trials[trial_id] = curve
+        return curve
+
+    def _keys(
+        self, curve: TrialCurve, pool: Pool, step: int
+    ) -> Iterable[tuple[Pool, GroupKey, int]]:
+        yield (pool, None, step)
+        for item in curve.groups.items():
+            yield (pool, item, step)
+
+    def _insert(self, curve: TrialCurve, pool: Pool, step: int, score: float) -> None:
+        for key in self._keys(curve, pool, step):
+            lst = self._sorted.get(key)
+            if lst is None:
+                self._sorted[key] = [score]
+            else:
+                bisect.insort(lst, score)
+
+    def _remove(self, curve: TrialCurve, pool: Pool, step: int, score: float) -> None:
+        for key in self._keys(curve, pool, step):
+            lst = self._sorted.get(key)
+            if lst:
+                i = bisect.bisect_left(lst, score)
+                if i < len(lst) and lst[i] == score:
+                    del lst[i]
+
+    def _add_point(
+        self, curve: TrialCurve, step: int, score: float | None, elapsed: float | None
+    ) -> None:
+        curve.last_step = step
+        self._max_step = max(self._max_step, step)
+        if score is None:
+            return
+        curve._pos[step] = len(curve.steps)
+        curve.steps.append(step)
+        curve.scores.append(score)
+        curve.elapsed.append(elapsed)
+        curve.best_score = min(curve.best_score, score)
+        self._best_observed = min(self._best_observed, score)
+        if curve.state is not TrialState.STALE:
+            self._insert(curve, "all", step, score)
+
+    def _complete(self, curve: TrialCurve, final_score: float | None, use_last: bool) -> None:
+        curve.state = TrialState.COMPLETED
+        if final_score is None and use_last and curve.scores:
+            final_score = curve.scores[-1]
+        curve.final_score = final_score
+        self._completed.append(curve.trial_id)
+        for step, score in zip(curve.steps, curve.scores, strict=True):
+            self._insert(curve, "completed", step, score)
+        if final_score is not None and final_score < self._incumbent:
+            self._incumbent = final_score
+            self._incumbent_id = curve.trial_id
+
+    def _set_stale(self, curve: TrialCurve, stale: bool) -> None:
+        if stale == (curve.state is TrialState.STALE):
+            return
+        for step, score in zip(curve.steps, curve.scores, strict=True):
+            if stale:
+                self._remove(curve, "all", step, score)
+            else:
+                self._insert(curve, "all", step, score)
+        curve.state = TrialState.STALE if stale else TrialState.RUNNING
+
+
+_EMPTY: list[float] = []

@@ -1,0 +1,543 @@
+"""Engine: validates input, updates the store, asks the policy, logs, keeps decisions sticky.
+
+The engine is the only place that mutates state. Its state is a fold over the
+audit log: :meth:`Engine.from_log` rebuilds it record by record and then
+answers later reports exactly as the engine that wrote the log would have.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hpprune import validate
+from hpprune.audit.log import AuditLog, LogFormatError, read_log
+from hpprune.curves import StudyView, TrialCurve
+from hpprune.pruners.base import Policy, as_policy, policy_from_dict, policy_hash
+from hpprune.types import SCHEMA_VERSION, Action, Decision, Direction, Reason, TrialState
+
+NON_FINITE_MODES = ("stop", "ignore")
+ENGINE_RULE = "engine"
+
+LogArg = str | os.PathLike[str] | AuditLog | None
+
+
+def _version() -> str:
+    from hpprune import __version__
+
+    return __version__
+
+
+def _to_float(x: Any) -> float | None:
+    """Decode a value written by :func:`hpprune.types.jsonable`."""
+    if x is None:
+        return None
+    if isinstance(x, str):
+        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[x]
+    return float(x)
+
+
+class Engine:
+    """Runs a policy over a stream of reports and records every decision.
+
+    Args:
+        policy: The pruning policy.
+        direction: ``"minimize"`` or ``"maximize"``; handled here once, so
+            policies only see canonical lower-is-better scores.
+        log: Path of a JSON Lines audit log (or an :class:`AuditLog`), or None
+            for no log. An empty or new file gets a ``study`` header; a file
+            that already has one must have been written for the same policy.
+        non_finite: ``"stop"`` (default) stops a trial that reports NaN, ±inf
+            or None with reason ``non_finite``; ``"ignore"`` lets it continue.
+            Either way the value never enters any statistic.
+        study_name: Optional name stored in the log header.
+
+    Raises:
+        TypeError: If ``policy`` is not a Policy or ``log`` is not a path.
+        ValueError: If ``direction`` or ``non_finite`` is unknown, or the log
+            belongs to another policy or direction.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        direction: str | Direction = "minimize",
+        log: LogArg = None,
+        *,
+        non_finite: str = "stop",
+        study_name: str | None = None,
+    ) -> None:
+        self.policy = as_policy(policy)
+        self.direction = Direction.parse(direction)
+        self.non_finite = validate.choice(non_finite, NON_FINITE_MODES, "non_finite")
+        self.study_name = study_name
+        self._view = StudyView(self.direction)
+        self._history: dict[str, list[Decision]] = {}
+        self._last: dict[str, Decision] = {}
+        self._last_value: dict[str, float | None] = {}
+        self._final: dict[str, Decision] = {}
+        self._last_seen: dict[str, float] = {}
+        self._log: AuditLog | None = None
+        if log is not None:
+            self._log = log if isinstance(log, AuditLog) else AuditLog(log)
+            existing = self._log.write_header_if_empty(self.header())
+            if existing is not None:
+                self._check_header(existing)
+
+    # ------------------------------------------------------------ properties
+    @property
+    def study(self) -> StudyView:
+        """Read-only view of all trials (what policies see)."""
+        return self._view
+
+    @property
+    def log(self) -> AuditLog | None:
+        """The audit log writer, if any."""
+        return self._log
+
+    def header(self) -> dict[str, Any]:
+        """The ``study`` record that pre-registers this engine in the log."""
+        return {
+            "kind": "study",
+            "study": self.study_name,
+            "policy": self.policy.to_dict(),
+            "policy_hash": policy_hash(self.policy),
+            "direction": self.direction.value,
+            "non_finite": self.non_finite,
+            "versions": {
+                "hpprune": _version(),
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+                "schema": SCHEMA_VERSION,
+            },
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+
+    def _check_header(self, header: Mapping[str, Any]) -> None:
+        if header.get("kind") != "study":
+            raise ValueError(f"log {self._log_path()} does not start with a study record")
+        if header.get("policy_hash") != policy_hash(self.policy):
+            raise ValueError(
+                f"log {self._log_path()} was written for policy {header.get('policy')}, "
+                f"not {self.policy.to_dict()}; use another log file or Engine.from_log"
+            )
+        if header.get("direction") != self.direction.value:
+            raise ValueError(
+                f"log {self._log_path()} has direction {header.get('direction')!r}, "
+                f"not {self.direction.value!r}"
+            )
+
+    def _log_path(self) -> str:
+        return str(self._log.path) if self._log is not None else "<none>"
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self._log is not None:
+            self._log.append(record)
+
+    # --------------------------------------------------------------- queries
+    def state(self, trial_id: object) -> TrialState:
+        """The trial's state.
+
+        Raises:
+            ValueError: If the trial is unknown.
+        """
+        return self._curve(trial_id).state
+
+    def decisions(self, trial_id: object) -> list[Decision]:
+        """Every decision given to the trial, oldest first.
+
+        Raises:
+            ValueError: If the trial is unknown.
+        """
+        return list(self._history[self._curve(trial_id).trial_id])
+
+    def last_decision(self, trial_id: object) -> Decision | None:
+        """The latest decision for the trial, or None before its first report.
+
+        Raises:
+            ValueError: If the trial is unknown.
+        """
+        return self._last.get(self._curve(trial_id).trial_id)
+
+    def trial_ids(self) -> list[str]:
+        """All trial ids in the order they were first seen."""
+        return [t.trial_id for t in self._view.trials()]
+
+    def _curve(self, trial_id: object) -> TrialCurve:
+        tid = validate.trial_id(trial_id)
+        if tid not in self._view:
+            raise ValueError(f"unknown `trial_id` {tid!r}: it has never been added or reported")
+        return self._view.trial(tid)
+
+    # -------------------------------------------------------------- mutation
+    def add_trial(self, trial_id: object, params: Mapping[str, Any] | None = None) -> str:
+        """Register a trial (optional: ``report`` registers unknown trials itself).
+
+        Args:
+            trial_id: The trial's id (str, or int turned into str).
+            params: Its hyperparameters (JSON-serialisable), used by cost- and
+                gain-aware policies.
+
+        Returns:
+            The normalised trial id.
+
+        Raises:
+            TypeError: If the id or params have the wrong type.
+            ValueError: If the trial already exists.
+        """
+        tid = validate.trial_id(trial_id)
+        if tid in self._view:
+            raise ValueError(f"trial {tid!r} already exists")
+        if params is not None and not isinstance(params, Mapping):
+            raise TypeError(f"expected a mapping for `params`, got {type(params).__name__}")
+        clean = validate.any_jsonable(dict(params or {}), "params")
+        self._add(tid, clean)
+        if clean:
+            self._write({"kind": "trial", "trial": tid, "params": clean})
+        return tid
+
+    def _add(self, tid: str, params: Mapping[str, Any] | None) -> TrialCurve:
+        curve = self._view._add_trial(tid, params, self.policy.groups(tid))
+        self._history[tid] = []
+        return curve
+
+    def report(
+        self,
+        trial_id: object,
+        step: object,
+        value: object,
+        elapsed_s: object = None,
+        resources: Mapping[str, float] | None = None,
+    ) -> Decision:
+        """Record one observation and decide on the trial.
+
+        Args:
+            trial_id: The trial (registered on first report).
+            step: Int >= 0, strictly increasing per trial. Repeating the last
+                step with the same value returns the same decision again.
+            value: The metric. NaN, ±inf and None follow ``non_finite``.
+            elapsed_s: Compute seconds since the trial started (optional).
+            resources: Resource readings, e.g. ``{"memory_mb": 900}``.
+
+        Returns:
+            The decision. After a STOP, every later report returns that same
+            STOP decision (sticky).
+
+        Raises:
+            TypeError: For a wrong type of any argument.
+            ValueError: For a negative, decreasing or conflicting repeated step,
+                or a report for a completed or failed trial. Nothing is
+                recorded when an error is raised.
+        """
+        tid = validate.trial_id(trial_id)
+        s = validate.step(step)
+        x = validate.metric(value)
+        e = validate.elapsed(elapsed_s)
+        r = validate.resources(resources)
+        curve = self._view.trial(tid) if tid in self._view else None
+        if curve is not None:
+            if curve.state is TrialState.STOPPED:
+                return self._final[tid]
+            if curve.state in (TrialState.COMPLETED, TrialState.FAILED):
+                raise ValueError(
+                    f"trial {tid!r} is {curve.state.value}; it accepts no more reports"
+                )
+            if s == curve.last_step:
+                if _same(self._last_value.get(tid), x):
+                    return self._last[tid]
+                raise ValueError(
+                    f"`step` {s} of trial {tid!r} was already reported with value "
+                    f"{self._last_value.get(tid)!r}; got {x!r}"
+                )
+            if s < curve.last_step:
+                raise ValueError(
+                    f"`step` must increase for each trial: trial {tid!r} last reported step "
+                    f"{curve.last_step}, got {s}"
+                )
+        else:
+            curve = self._add(tid, None)
+        decision = self._observe(curve, s, x, e, r)
+        self._last_seen[tid] = time.monotonic()
+        rec: dict[str, Any] = {"kind": "report", "trial": tid, "step": s, "value": x}
+        if e is not None:
+            rec["elapsed"] = e
+        if r:
+            rec["resources"] = r
+        rec["decision"] = decision.to_dict(with_evidence=decision.action is not Action.CONTINUE)
+        self._write(rec)
+        return decision
+
+    def _observe(
+        self,
+        curve: TrialCurve,
+        s: int,
+        x: float | None,
+        e: float | None,
+        r: dict[str, float] | None,
+        recorded: Decision | None = None,
+    ) -> Decision:
+        """Apply an observation; decide unless ``recorded`` (from a log) is given."""
+        tid = curve.trial_id
+        finite = x is not None and math.isfinite(x)
+        if curve.state in (TrialState.STALE, TrialState.PAUSED):
+            self._view._set_stale(curve, False)
+            curve.state = TrialState.RUNNING
+        self._view._add_point(curve, s, self.direction.to_score(x) if finite else None, e)  # type: ignore[arg-type]
+        if r:
+            curve.resources = r
+            curve.peak_memory_mb = max(curve.peak_memory_mb, r.get("memory_mb", 0.0))
+        self._last_value[tid] = x
+        if recorded is not None:
+            decision = recorded
+        elif not finite:
+            if self.non_finite == "stop":
+                decision = Decision(
+                    Action.STOP, Reason.NON_FINITE, ENGINE_RULE, tid, s, {"value": x}
+                )
+            else:
+                decision = Decision(
+                    Action.CONTINUE, Reason.NON_FINITE_IGNORED, ENGINE_RULE, tid, s, {"value": x}
+                )
+        else:
+            decision = self.policy.decide(curve, self._view).bind(tid, s)
+        self._apply(curve, decision)
+        return decision
+
+    def _apply(self, curve: TrialCurve, decision: Decision) -> None:
+        tid = curve.trial_id
+        self._history[tid].append(decision)
+        self._last[tid] = decision
+        if decision.action is Action.STOP:
+            curve.state = TrialState.STOPPED
+            self._final[tid] = decision
+        elif decision.action is Action.PAUSE:
+            curve.state = TrialState.PAUSED
+        elif decision.action is Action.RESUME:
+            curve.state = TrialState.RUNNING
+
+    def complete(self, trial_id: object, value: object = None) -> None:
+        """Mark a trial as finished with its final objective value.
+
+        Args:
+            trial_id: A known trial.
+            value: Final metric; None means "its last reported value". A
+                non-finite value completes the trial without entering the
+                incumbent.
+
+        Raises:
+            TypeError: For a wrong type.
+            ValueError: If the trial is unknown, already completed, failed or
+                stopped. Nothing is recorded when an error is raised.
+        """
+        curve = self._curve(trial_id)
+        x = validate.metric(value)
+        if curve.state.is_finished:
+            raise ValueError(
+                f"trial {curve.trial_id!r} is already {curve.state.value}; cannot complete it"
+            )
+        self._complete(curve, x)
+        self._write({"kind": "complete", "trial": curve.trial_id, "value": x})
+
+    def _complete(self, curve: TrialCurve, x: float | None) -> None:
+        if x is None:
+            self._view._complete(curve, None, use_last=True)
+        elif math.isfinite(x):
+            self._view._complete(curve, self.direction.to_score(x), use_last=False)
+        else:
+            self._view._complete(curve, None, use_last=False)
+
+    def fail(self, trial_id: object, reason: str = "failed") -> None:
+        """Mark a trial as failed (it errored); its curve stays in the statistics.
+
+        Raises:
+            ValueError: If the trial is unknown or already finished.
+        """
+        curve = self._curve(trial_id)
+        if curve.state.is_finished:
+            raise ValueError(
+                f"trial {curve.trial_id!r} is already {curve.state.value}; cannot fail it"
+            )
+        curve.state = TrialState.FAILED
+        self._write({"kind": "fail", "trial": curve.trial_id, "reason": str(reason)})
+
+    def decide_external(self, trial_id: object, decision: Decision) -> Decision:
+        """Record a decision made outside a report (scheduler pause/resume/stop).
+
+        Args:
+            trial_id: A known, unfinished trial.
+            decision: The decision; it is bound to the trial's last step.
+
+        Returns:
+            The bound decision (the original STOP if the trial was already stopped).
+
+        Raises:
+            ValueError: If the trial is unknown, completed or failed.
+        """
+        curve = self._curve(trial_id)
+        if curve.state is TrialState.STOPPED:
+            return self._final[curve.trial_id]
+        if curve.state.is_finished:
+            raise ValueError(f"trial {curve.trial_id!r} is {curve.state.value}")
+        bound = decision.bind(curve.trial_id, curve.last_step)
+        self._apply(curve, bound)
+        self._write({"kind": "decision", "trial": curve.trial_id, "decision": bound.to_dict()})
+        return bound
+
+    def mark_stale(self, trial_id: object) -> None:
+        """Mark a running trial whose worker vanished as stale.
+
+        A stale trial's values leave the ``"all"`` pools (rungs, peer counts)
+        until it reports again.
+
+        Raises:
+            ValueError: If the trial is unknown.
+        """
+        curve = self._curve(trial_id)
+        if curve.state is TrialState.RUNNING:
+            self._view._set_stale(curve, True)
+            self._write({"kind": "stale", "trial": curve.trial_id})
+
+    def mark_stale_trials(self, stale_after_s: float, now: float | None = None) -> list[str]:
+        """Mark running trials silent for more than ``stale_after_s`` seconds as stale.
+
+        Args:
+            stale_after_s: Silence (monotonic seconds) after which a trial is stale.
+            now: ``time.monotonic()`` reading to use (defaults to now).
+
+        Returns:
+            The ids newly marked stale.
+        """
+        limit = validate.float_param(stale_after_s, "stale_after_s", 0.0)
+        t = time.monotonic() if now is None else now
+        out = []
+        for curve in list(self._view.trials()):
+            seen = self._last_seen.get(curve.trial_id)
+            if curve.state is TrialState.RUNNING and seen is not None and t - seen > limit:
+                self.mark_stale(curve.trial_id)
+                out.append(curve.trial_id)
+        return out
+
+    def flush(self) -> None:
+        """Write any buffered log records."""
+        if self._log is not None:
+            self._log.flush()
+
+    def close(self) -> None:
+        """Flush and close the log."""
+        if self._log is not None:
+            self._log.close()
+
+    # --------------------------------------------------------------- restore
+    def apply_record(self, record: Mapping[str, Any]) -> None:
+        """Fold one log record into the state without writing anything.
+
+        Raises:
+            ValueError: If the record is malformed.
+        """
+        kind = record.get("kind")
+        try:
+            if kind == "study":
+                return
+            tid = validate.trial_id(record["trial"], "trial")
+            if kind == "trial":
+                if tid not in self._view:
+                    self._add(tid, record.get("params"))
+                return
+            curve = self._view.trial(tid) if tid in self._view else self._add(tid, None)
+            if kind == "report":
+                dec = Decision.from_dict(record["decision"])
+                self._observe(
+                    curve,
+                    validate.step(record["step"]),
+                    _to_float(record.get("value")),
+                    _to_float(record.get("elapsed")),
+                    record.get("resources"),
+                    recorded=dec,
+                )
+            elif kind == "decision":
+                self._apply(curve, Decision.from_dict(record["decision"]))
+            elif kind == "complete":
+                self._complete(curve, _to_float(record.get("value")))
+            elif kind == "fail":
+                curve.state = TrialState.FAILED
+            elif kind == "stale":
+                self._view._set_stale(curve, True)
+            else:
+                raise ValueError(f"unknown record kind {kind!r}")
+        except (KeyError, TypeError) as exc:
+            raise LogFormatError(f"malformed {kind!r} record: {exc}") from None
+
+    @classmethod
+    def from_records(
+        cls,
+        records: Iterable[Mapping[str, Any]],
+        policy: Policy | None = None,
+        log: LogArg = None,
+    ) -> Engine:
+        """Rebuild an engine from log records (see :meth:`from_log`)."""
+        it = iter(records)
+        header = next(it, None)
+        if header is None or header.get("kind") != "study":
+            raise LogFormatError("the log does not start with a study record")
+        pol = policy if policy is not None else policy_from_dict(header["policy"])
+        if policy is not None and policy_hash(policy) != header.get("policy_hash"):
+            raise ValueError(
+                "`policy` differs from the one recorded in the log; use hpprune.audit.replay "
+                "to evaluate another policy"
+            )
+        engine = cls(
+            pol,
+            direction=header.get("direction", "minimize"),
+            non_finite=header.get("non_finite", "stop"),
+            study_name=header.get("study"),
+        )
+        for record in it:
+            engine.apply_record(record)
+        if log is not None:
+            engine._log = log if isinstance(log, AuditLog) else AuditLog(log)
+        return engine
+
+    @classmethod
+    def from_log(
+        cls,
+        path: str | os.PathLike[str],
+        policy: Policy | None = None,
+        *,
+        resume_logging: bool = True,
+    ) -> Engine:
+        """Rebuild an engine's full state from its audit log.
+
+        The rebuilt engine gives the same later decisions as the one that
+        wrote the log. Torn lines are skipped with a warning.
+
+        Args:
+            path: The JSON Lines log.
+            policy: Optional policy; must equal the recorded one.
+            resume_logging: Keep appending to the same log.
+
+        Returns:
+            The engine.
+
+        Raises:
+            FileNotFoundError: If the log is missing.
+            LogFormatError: If the log is malformed or from a newer schema.
+            ValueError: If ``policy`` differs from the recorded one.
+        """
+        p = Path(path)
+        return cls.from_records(read_log(p), policy, log=p if resume_logging else None)
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    if math.isnan(a) and math.isnan(b):
+        return True
+    return a == b

@@ -1,0 +1,1 @@
+"""Pruning policies, one module per family."""

@@ -1,0 +1,209 @@
+"""The Policy contract, composition, and policy (de)serialisation.
+
+A policy is a pure function of two read-only views: ``decide(trial, study)``.
+It holds only its constructor parameters; all state lives in the engine's
+store, which is itself a fold over the audit log. That is what makes
+decisions identical in every process and after every restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hpprune.curves import StudyView, TrialCurve
+from hpprune.types import Action, Decision, Reason, cont, jsonable
+
+
+class Policy(ABC):
+    """Base class of every pruning policy.
+
+    Subclasses validate their parameters in ``__init__`` and implement
+    :meth:`decide` and :meth:`params`. ``decide`` must be deterministic: no
+    clocks, no unseeded randomness, no ``hash()``.
+    """
+
+    @property
+    def name(self) -> str:
+        """Rule name recorded in every decision (the class name by default)."""
+        return type(self).__name__
+
+    @abstractmethod
+    def decide(self, trial: TrialCurve, study: StudyView) -> Decision:
+        """Decide on ``trial`` after its latest finite report.
+
+        Args:
+            trial: The trial's curve, including the report being decided.
+            study: All trials (canonical scores, lower is better).
+
+        Returns:
+            A decision; the engine binds trial id and step to it.
+        """
+
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-ready, such that ``type(self)(**params())`` rebuilds it."""
+
+    def groups(self, trial_id: str) -> dict[str, str]:
+        """Partition labels for a new trial (e.g. its Hyperband bracket).
+
+        The store keeps per-group sorted score lists for each label. Labels must
+        be a deterministic function of ``trial_id`` (use a stable hash).
+        """
+        del trial_id
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"type": "module.Class", "params": {...}}`` for the audit log."""
+        cls = type(self)
+        return {"type": f"{cls.__module__}.{cls.__qualname__}", "params": jsonable(self.params())}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and policy_hash(self) == policy_hash(other)
+
+    def __hash__(self) -> int:
+        return int(policy_hash(self)[:15], 16)
+
+
+def policy_hash(policy: Policy) -> str:
+    """Stable hex digest of a policy's type and parameters (same in every process)."""
+    blob = json.dumps(policy.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
+
+
+def policy_from_dict(data: Mapping[str, Any]) -> Policy:
+    """Rebuild a policy from :meth:`Policy.to_dict` output.
+
+    Args:
+        data: ``{"type": "module.Class", "params": {...}}``.
+
+    Returns:
+        The policy.
+
+    Raises:
+        ValueError: If the type cannot be imported or is not a Policy.
+    """
+    if not isinstance(data, Mapping) or "type" not in data:
+        raise ValueError("policy record needs a 'type' field")
+    type_name = str(data["type"])
+    module_name, _, qualname = type_name.rpartition(".")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError, ValueError):
+        raise ValueError(f"policy type {type_name!r} cannot be imported") from None
+    if not (isinstance(obj, type) and issubclass(obj, Policy)):
+        raise ValueError(f"policy type {type_name!r} is not an hpprune Policy")
+    params = dict(data.get("params") or {})
+    return obj.from_params(params) if hasattr(obj, "from_params") else obj(**params)
+
+
+def as_policy(value: object, field_name: str = "policy") -> Policy:
+    """Check that ``value`` is a Policy.
+
+    Raises:
+        TypeError: Naming ``field_name`` if it is not.
+    """
+    if not isinstance(value, Policy):
+        raise TypeError(
+            f"expected an hpprune Policy for `{field_name}`, got {type(value).__name__}"
+        )
+    return value
+
+
+class _Composite(Policy):
+    def __init__(self, policies: Sequence[Policy]) -> None:
+        if isinstance(policies, Policy) or not isinstance(policies, Sequence):
+            raise TypeError(
+                f"expected a list of policies for `policies`, got {type(policies).__name__}"
+            )
+        if len(policies) == 0:
+            raise ValueError("`policies` must hold at least one policy")
+        self.policies = tuple(as_policy(p, f"policies[{i}]") for i, p in enumerate(policies))
+
+    def params(self) -> dict[str, Any]:
+        return {"policies": [p.to_dict() for p in self.policies]}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> _Composite:
+        return cls([policy_from_dict(p) for p in params["policies"]])
+
+    def groups(self, trial_id: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for p in self.policies:
+            out.update(p.groups(trial_id))
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}([{', '.join(repr(p) for p in self.policies)}])"
+
+
+class AnyOf(_Composite):
+    """Stop (or pause) as soon as any member policy says so.
+
+    Members are asked in order; the first non-CONTINUE decision wins and keeps
+    its own rule name and evidence. When all continue, the decision of the
+    first member is returned.
+
+    Args:
+        policies: Member policies, asked in order.
+
+    Raises:
+        TypeError: If ``policies`` is not a list of policies.
+        ValueError: If it is empty.
+    """
+
+    def decide(self, trial: TrialCurve, study: StudyView) -> Decision:
+        first = self.policies[0].decide(trial, study)
+        if first.action is not Action.CONTINUE:
+            return first
+        for p in self.policies[1:]:
+            d = p.decide(trial, study)
+            if d.action is not Action.CONTINUE:
+                return d
+        return first
+
+
+class AllOf(_Composite):
+    """Stop only when every member policy says STOP.
+
+    The decision returned is the first member's STOP, with the other members'
+    reasons added to its evidence under ``"agreed"``.
+
+    Args:
+        policies: Member policies.
+
+    Raises:
+        TypeError: If ``policies`` is not a list of policies.
+        ValueError: If it is empty.
+    """
+
+    def decide(self, trial: TrialCurve, study: StudyView) -> Decision:
+        decisions = [p.decide(trial, study) for p in self.policies]
+        for d in decisions:
+            if d.action is Action.CONTINUE:
+                return cont(self.name, d.reason, vetoed_by=d.rule)
+        lead = decisions[0]
+        evidence = dict(lead.evidence)
+        evidence["agreed"] = [f"{d.rule}:{d.reason}" for d in decisions[1:]]
+        return Decision(lead.action, lead.reason, lead.rule, evidence=evidence)
+
+
+class NoPruning(Policy):
+    """Never stops a trial (baseline; non-finite handling stays with the engine)."""
+
+    def decide(self, trial: TrialCurve, study: StudyView) -> Decision:
+        del trial, study
+        return cont(self.name, Reason.OK)
+
+    def params(self) -> dict[str, Any]:
+        return {}

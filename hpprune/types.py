@@ -1,0 +1,252 @@
+"""Core data types: directions, actions, observations and decisions.
+
+Everything here is a frozen dataclass or an enum so that it can be shared
+between processes, written to the audit log and compared for equality.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+from types import MappingProxyType
+from typing import Any
+
+SCHEMA_VERSION = 1
+"""Version of the audit-log record schema written by this release."""
+
+
+class Direction(StrEnum):
+    """Whether lower or higher metric values are better."""
+
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
+
+    @classmethod
+    def parse(cls, value: object, field_name: str = "direction") -> Direction:
+        """Turn a user-supplied direction into a :class:`Direction`.
+
+        Args:
+            value: ``"minimize"``/``"maximize"`` (any case) or a Direction.
+            field_name: Name used in the error message.
+
+        Returns:
+            The parsed direction.
+
+        Raises:
+            TypeError: If ``value`` is not a string or Direction.
+            ValueError: If the string is not a known direction.
+        """
+        if isinstance(value, Direction):
+            return value
+        if not isinstance(value, str):
+            raise TypeError(
+                f"expected 'minimize' or 'maximize' for `{field_name}`, got {type(value).__name__}"
+            )
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            raise ValueError(
+                f"expected 'minimize' or 'maximize' for `{field_name}`, got {value!r}"
+            ) from None
+
+    def to_score(self, value: float) -> float:
+        """Map a metric value to the canonical score (lower is better)."""
+        return value if self is Direction.MINIMIZE else -value
+
+    def to_value(self, score: float) -> float:
+        """Map a canonical score back to the user's metric scale."""
+        return score if self is Direction.MINIMIZE else -score
+
+
+class Action(StrEnum):
+    """What the engine tells a trial to do next."""
+
+    CONTINUE = "continue"
+    STOP = "stop"
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+class TrialState(StrEnum):
+    """Life-cycle state of a trial as seen by the engine."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    STALE = "stale"
+
+    @property
+    def is_finished(self) -> bool:
+        """True for states that accept no more reports."""
+        return self in (TrialState.STOPPED, TrialState.COMPLETED, TrialState.FAILED)
+
+
+class Reason:
+    """Stable reason codes shared across policies (plain string constants)."""
+
+    OK = "ok"
+    STARTUP = "startup"
+    WARMUP = "warmup"
+    INTERVAL = "interval"
+    NOT_ENOUGH_PEERS = "not_enough_peers"
+    BELOW_PERCENTILE = "below_percentile"
+    NON_FINITE = "non_finite"
+    NON_FINITE_IGNORED = "non_finite_ignored"
+    HALVING_RUNG_CUT = "halving_rung_cut"
+    THRESHOLD = "threshold"
+    PATIENCE = "patience"
+    MIN_ACCURACY = "min_accuracy"
+    POSTERIOR_LOW = "posterior_low"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    LOW_GAIN_PER_HOUR = "low_gain_per_hour"
+    RESUMED = "resumed"
+    STICKY = "sticky"
+
+
+def jsonable(value: Any) -> Any:
+    """Convert ``value`` into something ``json.dumps(allow_nan=False)`` accepts.
+
+    Non-finite floats become the strings ``"NaN"``, ``"Infinity"`` and
+    ``"-Infinity"``; numpy scalars and arrays become Python numbers and lists;
+    mappings and sequences are converted recursively.
+
+    Args:
+        value: Any evidence value.
+
+    Returns:
+        A JSON-serialisable equivalent.
+
+    Raises:
+        TypeError: If the value has no JSON representation.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        if math.isnan(value):
+            return "NaN"
+        return "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, Enum):
+        return jsonable(value.value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):  # numpy scalars and arrays
+        return jsonable(tolist())
+    raise TypeError(f"evidence value of type {type(value).__name__} is not JSON-serialisable")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One report of a trial's metric.
+
+    Attributes:
+        trial_id: The trial's id (a non-empty string).
+        step: Step number, an int >= 0 (epoch, iteration or budget unit).
+        value: The metric, or None/NaN/inf for a non-finite report.
+        elapsed_s: Compute seconds since the trial started, if known.
+        resources: Optional resource readings such as ``{"memory_mb": 812.0}``.
+    """
+
+    trial_id: str
+    step: int
+    value: float | None
+    elapsed_s: float | None = None
+    resources: Mapping[str, float] | None = None
+
+    @property
+    def is_finite(self) -> bool:
+        """True when ``value`` is a finite float."""
+        return self.value is not None and math.isfinite(self.value)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The engine's answer to a report; it is also the audit record.
+
+    Attributes:
+        action: CONTINUE, STOP, PAUSE or RESUME.
+        reason: Stable machine code (see :class:`Reason`).
+        rule: Name of the policy (or guard) that decided.
+        trial_id: The trial the decision is about.
+        step: The step the decision was made at (-1 when not tied to a report).
+        evidence: The numbers that led to the decision (metric values are on
+            the user's scale, not the canonical one).
+        schema_version: Version of the record schema.
+    """
+
+    action: Action
+    reason: str
+    rule: str
+    trial_id: str = ""
+    step: int = -1
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action", Action(self.action))
+        object.__setattr__(self, "evidence", MappingProxyType(dict(self.evidence)))
+
+    @property
+    def stops(self) -> bool:
+        """True when the action is STOP."""
+        return self.action is Action.STOP
+
+    def bind(self, trial_id: str, step: int) -> Decision:
+        """Return a copy tied to ``trial_id`` and ``step``."""
+        return Decision(
+            self.action, self.reason, self.rule, trial_id, step, self.evidence, self.schema_version
+        )
+
+    def to_dict(self, *, with_evidence: bool = True) -> dict[str, Any]:
+        """JSON-ready dict of this decision (non-finite floats become strings)."""
+        out: dict[str, Any] = {
+            "action": self.action.value,
+            "reason": self.reason,
+            "rule": self.rule,
+            "trial_id": self.trial_id,
+            "step": self.step,
+            "schema_version": self.schema_version,
+        }
+        if with_evidence:
+            out["evidence"] = jsonable(dict(self.evidence))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError: If a field is missing or has a bad value.
+        """
+        try:
+            return cls(
+                action=Action(data["action"]),
+                reason=str(data["reason"]),
+                rule=str(data["rule"]),
+                trial_id=str(data.get("trial_id", "")),
+                step=int(data.get("step", -1)),
+                evidence=dict(data.get("evidence") or {}),
+                schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
+            )
+        except KeyError as exc:
+            raise ValueError(f"decision record is missing field {exc.args[0]!r}") from None
+
+
+def cont(rule: str, reason: str = Reason.OK, **evidence: Any) -> Decision:
+    """Shorthand for a CONTINUE decision (trial and step are bound by the engine)."""
+    return Decision(Action.CONTINUE, reason, rule, evidence=evidence)
+
+
+def stop(rule: str, reason: str, **evidence: Any) -> Decision:
+    """Shorthand for a STOP decision (trial and step are bound by the engine)."""
+    return Decision(Action.STOP, reason, rule, evidence=evidence)

@@ -1,0 +1,188 @@
+"""Input validation shared by the engine, the loop and the integrations.
+
+Every function raises ``TypeError`` (wrong type) or ``ValueError`` (bad value)
+with a message that names the field and the value received.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from numbers import Integral, Real
+from typing import Any
+
+MAX_STEP = 2**53 - 1
+"""Largest accepted step (exactly representable as a float)."""
+
+MAX_ID_LENGTH = 512
+"""Longest accepted trial id, in characters."""
+
+
+def trial_id(value: object, field: str = "trial_id") -> str:
+    """Normalise a trial id: a non-empty string (ints are turned into strings).
+
+    Raises:
+        TypeError: For bools, floats and other non-str/int types.
+        ValueError: For empty, whitespace-only or over-long ids.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, Integral)):
+        raise TypeError(f"expected a str (or int) for `{field}`, got {type(value).__name__}")
+    text = value if isinstance(value, str) else str(int(value))
+    if not text.strip():
+        raise ValueError(f"`{field}` must be a non-empty string, got {value!r}")
+    if len(text) > MAX_ID_LENGTH:
+        raise ValueError(
+            f"`{field}` is {len(text)} characters long; at most {MAX_ID_LENGTH} are accepted"
+        )
+    if "\n" in text or "\x00" in text:
+        raise ValueError(f"`{field}` must not contain newlines or NUL characters")
+    return text
+
+
+def step(value: object, field: str = "step") -> int:
+    """Check a step: an int (or numpy integer) in ``[0, 2**53)``; bools are rejected.
+
+    Raises:
+        TypeError: If it is not an integer (``3.0`` is rejected too).
+        ValueError: If it is negative or too large.
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(
+            f"expected an int >= 0 for `{field}`, got {value!r} ({type(value).__name__})"
+        )
+    n = int(value)
+    if n < 0:
+        raise ValueError(f"expected an int >= 0 for `{field}`, got {n}")
+    if n > MAX_STEP:
+        raise ValueError(f"`{field}` = {n} is larger than the maximum {MAX_STEP}")
+    return n
+
+
+def metric(value: object, field: str = "value") -> float | None:
+    """Normalise a metric value to a float, or None.
+
+    Accepts Python and numpy numbers and 0-d arrays. NaN and ±inf are returned
+    as floats (the engine applies the non-finite policy to them); None stays
+    None.
+
+    Raises:
+        TypeError: For bools, strings, sequences and other types.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"expected a number for `{field}`, got a bool ({value!r})")
+    shape = getattr(value, "shape", None)
+    if shape is not None and shape == () and hasattr(value, "item"):
+        value = value.item()
+        if isinstance(value, bool):
+            raise TypeError(f"expected a number for `{field}`, got a bool ({value!r})")
+    if not isinstance(value, Real):
+        raise TypeError(f"expected a number (or None) for `{field}`, got {type(value).__name__}")
+    return float(value)
+
+
+def elapsed(value: object, field: str = "elapsed_s") -> float | None:
+    """Check elapsed compute seconds: None or a finite float >= 0.
+
+    Raises:
+        TypeError: If it is not a number.
+        ValueError: If it is negative or non-finite.
+    """
+    x = metric(value, field)
+    if x is None:
+        return None
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(f"expected a finite number >= 0 for `{field}`, got {x!r}")
+    return x
+
+
+def resources(value: object, field: str = "resources") -> dict[str, float] | None:
+    """Check resource readings: None or a mapping of str to finite floats >= 0.
+
+    Raises:
+        TypeError: If it is not a mapping of str to numbers.
+        ValueError: If a reading is negative or non-finite.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a mapping for `{field}`, got {type(value).__name__}")
+    out: dict[str, float] = {}
+    for k, v in value.items():
+        if not isinstance(k, str):
+            raise TypeError(f"keys of `{field}` must be str, got {type(k).__name__}")
+        x = elapsed(v, f"{field}[{k!r}]")
+        if x is not None:
+            out[k] = x
+    return out
+
+
+def choice(value: object, options: tuple[str, ...], field: str) -> str:
+    """Check that ``value`` is one of ``options``.
+
+    Raises:
+        TypeError: If it is not a string.
+        ValueError: If it is not one of the options.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"expected one of {options} for `{field}`, got {type(value).__name__}")
+    if value not in options:
+        raise ValueError(f"expected one of {options} for `{field}`, got {value!r}")
+    return value
+
+
+def int_param(value: object, field: str, minimum: int = 0) -> int:
+    """Check an integer constructor parameter (bools rejected).
+
+    Raises:
+        TypeError: If it is not an int.
+        ValueError: If it is below ``minimum``.
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"expected an int >= {minimum} for `{field}`, got {value!r}")
+    n = int(value)
+    if n < minimum:
+        raise ValueError(f"expected an int >= {minimum} for `{field}`, got {n}")
+    return n
+
+
+def float_param(
+    value: object,
+    field: str,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """Check a finite float constructor parameter within ``[low, high]``.
+
+    Raises:
+        TypeError: If it is not a real number (bools rejected).
+        ValueError: If it is non-finite or out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"expected a number for `{field}`, got {value!r}")
+    x = float(value)
+    ok_low = x >= low if low_inclusive else x > low
+    ok_high = x <= high if high_inclusive else x < high
+    if not math.isfinite(x) or not ok_low or not ok_high:
+        lo = "[" if low_inclusive else "("
+        hi = "]" if high_inclusive else ")"
+        raise ValueError(f"expected a number in {lo}{low}, {high}{hi} for `{field}`, got {value!r}")
+    return x
+
+
+def any_jsonable(value: Any, field: str) -> Any:
+    """Check that ``value`` can be written to the audit log.
+
+    Raises:
+        TypeError: Naming ``field`` when it cannot.
+    """
+    from hpprune.types import jsonable
+
+    try:
+        return jsonable(value)
+    except TypeError as exc:
+        raise TypeError(f"`{field}` cannot be written to the audit log: {exc}") from None
