@@ -77,7 +77,7 @@ class AuditLog:
     def _open(self) -> int:
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         return self._fd
 
     def _write_locked(self, data: bytes) -> None:
@@ -85,12 +85,9 @@ class AuditLog:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             size = os.fstat(fd).st_size
-            if size > 0:
-                # Repair a torn last line left by a crashed writer.
-                with open(self.path, "rb") as fh:
-                    fh.seek(size - 1)
-                    if fh.read(1) != b"\n":
-                        data = b"\n" + data
+            if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
+                # Start on a fresh line after a torn last line left by a crashed writer.
+                data = b"\n" + data
             view = memoryview(data)
             while view:
                 n = os.write(fd, view)
