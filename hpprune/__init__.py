@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 # --- guards ---
 # --- posterior ---
 # --- scheduler ---
+from hpprune.scheduler import NextTrial, ResourceScheduler  # noqa: E402
 # --- loop ---
 # --- default policy ---
 
@@ -38,6 +39,8 @@ __all__ = [
     "PercentilePruner",
     "Policy",
     "Reason",
+    "ResourceScheduler",
+    "NextTrial",
     "StudyView",
     "TrialCurve",
     "TrialState",

@@ -103,6 +103,7 @@ class Reason:
     POSTERIOR_LOW = "posterior_low"
     BUDGET_EXHAUSTED = "budget_exhausted"
     LOW_GAIN_PER_HOUR = "low_gain_per_hour"
+    MEMORY_LIMIT = "memory_limit"
     RESUMED = "resumed"
     STICKY = "sticky"
 

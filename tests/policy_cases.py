@@ -26,4 +26,10 @@ POLICY_CASES: dict[str, Callable[[], Policy]] = {
     # --- guards ---
     # --- posterior ---
     # --- scheduler ---
+    "scheduler-median": lambda: hpprune.ResourceScheduler(
+        hpprune.MedianPruner(n_startup_trials=3), max_step=11
+    ),
+    "scheduler-budget": lambda: hpprune.ResourceScheduler(
+        hpprune.NoPruning(), budget_hours=60 / 3600, max_concurrent=2, pause_margin=1.5
+    ),
 }

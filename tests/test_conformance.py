@@ -48,10 +48,10 @@ def test_sticky_and_idempotent(case: str) -> None:
             if ev.trial not in halted:
                 engine.complete(ev.trial)
             continue
-        d = engine.report(ev.trial, ev.step, ev.value)
+        d = engine.report(ev.trial, ev.step, ev.value, elapsed_s=ev.elapsed)
         # Idempotent: the same report again gives the same decision and logs nothing new.
         n_before = len(engine.decisions(ev.trial))
-        assert engine.report(ev.trial, ev.step, ev.value) == d
+        assert engine.report(ev.trial, ev.step, ev.value, elapsed_s=ev.elapsed) == d
         assert len(engine.decisions(ev.trial)) == n_before
         if ev.trial in halted:
             # Sticky: a stopped trial keeps its original STOP whatever it reports later.
