@@ -181,7 +181,8 @@ class Decision:
         trial_id: The trial the decision is about.
         step: The step the decision was made at (-1 when not tied to a report).
         evidence: The numbers that led to the decision (metric values are on
-            the user's scale, not the canonical one).
+            the user's scale, not the canonical one), stored in JSON form:
+            NaN and ±inf become the strings "NaN", "Infinity", "-Infinity".
         schema_version: Version of the record schema.
     """
 
@@ -195,7 +196,9 @@ class Decision:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "action", Action(self.action))
-        object.__setattr__(self, "evidence", MappingProxyType(dict(self.evidence)))
+        # Evidence is stored in its JSON form, so a decision read back from the
+        # log equals the one that was written (non-finite floats become strings).
+        object.__setattr__(self, "evidence", MappingProxyType(jsonable(dict(self.evidence))))
 
     @property
     def stops(self) -> bool:
