@@ -39,6 +39,9 @@ class TrialCurve:
         params: Hyperparameters, if the front door supplied them.
         groups: Partition labels assigned by the policy (e.g. a bracket).
         resources: Last resource readings (e.g. ``{"memory_mb": 800.0}``).
+        milestone_cap: Largest milestone the trial counts for in
+            :meth:`StudyView.scores_from` (None: no cap; set when it is stopped
+            at a rung).
     """
 
     __slots__ = (
@@ -49,6 +52,7 @@ class TrialCurve:
         "groups",
         "index",
         "last_step",
+        "milestone_cap",
         "params",
         "peak_memory_mb",
         "resources",
@@ -78,6 +82,7 @@ class TrialCurve:
         self.groups: Mapping[str, str] = dict(groups)
         self.resources: Mapping[str, float] = {}
         self.peak_memory_mb = 0.0
+        self.milestone_cap: int | None = None
         self._pos: dict[int, int] = {}
 
     @property
@@ -102,6 +107,11 @@ class TrialCurve:
         """Canonical score reported at exactly ``step`` (None if not reported)."""
         pos = self._pos.get(step)
         return None if pos is None else self.scores[pos]
+
+    def first_at_or_after(self, step: int) -> tuple[int, float] | None:
+        """The first finite report at a step >= ``step`` as ``(step, score)``, or None."""
+        i = bisect.bisect_left(self.steps, step)
+        return (self.steps[i], self.scores[i]) if i < len(self.steps) else None
 
     def best_until(self, step: int) -> float:
         """Lowest canonical score at steps <= ``step`` (inf if none)."""
@@ -134,6 +144,8 @@ class StudyView:
         self.direction = direction
         self._trials: dict[str, TrialCurve] = {}
         self._sorted: dict[tuple[Pool, GroupKey, int], list[float]] = {}
+        self._milestones: list[int] = []
+        self._msorted: dict[tuple[Pool, GroupKey, int], list[float]] = {}
         self._completed: list[str] = []
         self._incumbent = float("inf")
         self._incumbent_id: str | None = None
@@ -192,6 +204,34 @@ class StudyView:
         """
         return self._sorted.get((pool, group, step), _EMPTY)
 
+    def scores_from(
+        self, milestone: int, pool: Pool = "all", group: GroupKey = None
+    ) -> list[float]:
+        """Ascending canonical scores of each trial's first finite report at or after ``milestone``.
+
+        This is the pool for a rung or checkpoint that trials may reach at
+        different steps (a trial that skips steps is counted at its first step
+        past the milestone). The first query for a milestone indexes it from
+        every trial; later reports keep it up to date in ``O(log n)``.
+
+        A trial stopped by a decision whose evidence holds an int
+        ``"rung_resource"`` counts only for milestones up to that resource: a
+        trial that jumped past several rungs and failed the lowest one never
+        reached the others.
+
+        Args:
+            milestone: The milestone step (>= 0).
+            pool: ``"completed"`` or ``"all"`` (as in :meth:`sorted_scores`).
+            group: Optional ``(name, label)`` partition.
+
+        Returns:
+            A sorted list owned by the store: do not mutate it.
+        """
+        i = bisect.bisect_left(self._milestones, milestone)
+        if i == len(self._milestones) or self._milestones[i] != milestone:
+            self._index_milestone(milestone, i)
+        return self._msorted.get((pool, group, milestone), _EMPTY)
+
     def incumbent(self) -> float:
         """Best canonical final score among completed trials (inf if none)."""
         return self._incumbent
@@ -226,6 +266,13 @@ class StudyView:
             yield (pool, item, step)
 
     def _insert(self, curve: TrialCurve, pool: Pool, step: int, score: float) -> None:
+        if not curve.groups:  # fast path: the global pool only
+            lst = self._sorted.get((pool, None, step))
+            if lst is None:
+                self._sorted[(pool, None, step)] = [score]
+            else:
+                bisect.insort(lst, score)
+            return
         for key in self._keys(curve, pool, step):
             lst = self._sorted.get(key)
             if lst is None:
@@ -241,6 +288,53 @@ class StudyView:
                 if i < len(lst) and lst[i] == score:
                     del lst[i]
 
+    def _index_milestone(self, milestone: int, position: int) -> None:
+        self._milestones.insert(position, milestone)
+        for curve in self._trials.values():
+            first = curve.first_at_or_after(milestone)
+            if first is None or (
+                curve.milestone_cap is not None and milestone > curve.milestone_cap
+            ):
+                continue
+            if curve.state is not TrialState.STALE:
+                self._minsert(curve, "all", milestone, first[1])
+            if curve.state is TrialState.COMPLETED:
+                self._minsert(curve, "completed", milestone, first[1])
+
+    def _minsert(self, curve: TrialCurve, pool: Pool, milestone: int, score: float) -> None:
+        for key in self._keys(curve, pool, milestone):
+            bisect.insort(self._msorted.setdefault(key, []), score)
+
+    def _mremove(self, curve: TrialCurve, pool: Pool, milestone: int, score: float) -> None:
+        for key in self._keys(curve, pool, milestone):
+            lst = self._msorted.get(key)
+            if lst:
+                i = bisect.bisect_left(lst, score)
+                if i < len(lst) and lst[i] == score:
+                    del lst[i]
+
+    def _each_milestone(self, curve: TrialCurve) -> Iterator[tuple[int, float]]:
+        cap = curve.milestone_cap
+        for milestone in self._milestones:
+            first = curve.first_at_or_after(milestone)
+            if first is None or (cap is not None and milestone > cap):
+                return
+            yield milestone, first[1]
+
+    def _cap_milestones(self, curve: TrialCurve, cap: int) -> None:
+        """Withdraw a stopped trial from the milestone pools above ``cap``."""
+        if curve.milestone_cap is not None and curve.milestone_cap <= cap:
+            return
+        before = dict(self._each_milestone(curve))
+        curve.milestone_cap = cap
+        for milestone, score in before.items():
+            if milestone <= cap:
+                continue
+            if curve.state is not TrialState.STALE:
+                self._mremove(curve, "all", milestone, score)
+            if curve.state is TrialState.COMPLETED:
+                self._mremove(curve, "completed", milestone, score)
+
     def _add_point(
         self, curve: TrialCurve, step: int, score: float | None, elapsed: float | None
     ) -> None:
@@ -248,6 +342,14 @@ class StudyView:
         self._max_step = max(self._max_step, step)
         if score is None:
             return
+        if self._milestones and curve.state is not TrialState.STALE:
+            # Milestones in (previous finite step, step] are first reached now.
+            previous = curve.steps[-1] if curve.steps else -1
+            lo = bisect.bisect_right(self._milestones, previous)
+            top = step if curve.milestone_cap is None else min(step, curve.milestone_cap)
+            hi = bisect.bisect_right(self._milestones, top)
+            for milestone in self._milestones[lo:hi]:
+                self._minsert(curve, "all", milestone, score)
         curve._pos[step] = len(curve.steps)
         curve.steps.append(step)
         curve.scores.append(score)
@@ -265,6 +367,8 @@ class StudyView:
         self._completed.append(curve.trial_id)
         for step, score in zip(curve.steps, curve.scores, strict=True):
             self._insert(curve, "completed", step, score)
+        for milestone, score in self._each_milestone(curve):
+            self._minsert(curve, "completed", milestone, score)
         if final_score is not None and final_score < self._incumbent:
             self._incumbent = final_score
             self._incumbent_id = curve.trial_id
@@ -277,6 +381,11 @@ class StudyView:
                 self._remove(curve, "all", step, score)
             else:
                 self._insert(curve, "all", step, score)
+        for milestone, score in self._each_milestone(curve):
+            if stale:
+                self._mremove(curve, "all", milestone, score)
+            else:
+                self._minsert(curve, "all", milestone, score)
         curve.state = TrialState.STALE if stale else TrialState.RUNNING
 
 

@@ -318,6 +318,9 @@ class Engine:
         if decision.action is Action.STOP:
             curve.state = TrialState.STOPPED
             self._final[tid] = decision
+            cap = decision.evidence.get("rung_resource")
+            if isinstance(cap, int) and not isinstance(cap, bool):
+                self._view._cap_milestones(curve, cap)  # failed a rung: reached no higher one
         elif decision.action is Action.PAUSE:
             curve.state = TrialState.PAUSED
         elif decision.action is Action.RESUME:
@@ -446,7 +449,9 @@ class Engine:
         try:
             if kind == "study":
                 return
-            tid = validate.trial_id(record["trial"], "trial")
+            tid = record["trial"]
+            if tid not in self._view:
+                tid = validate.trial_id(tid, "trial")
             if kind == "trial":
                 if tid not in self._view:
                     self._add(tid, record.get("params"))

@@ -100,12 +100,19 @@ class Reason:
     THRESHOLD = "threshold"
     PATIENCE = "patience"
     MIN_ACCURACY = "min_accuracy"
+    HALVING_BOOTSTRAP = "halving_bootstrap"  # rung reached by <= bootstrap_count trials
+    PROMOTED = "promoted"  # passed every rung judged at this step
+    KEPT_TOP_K = "kept_top_k"  # a wrapped STOP vetoed by KeepTopK
+    KEPT_DIVERSE = "kept_diverse"  # a wrapped STOP vetoed by KeepDiverse
     POSTERIOR_LOW = "posterior_low"
+    WITHIN_BOUND = "within_credible_bound"  # posterior STOP vetoed: bound near incumbent
     BUDGET_EXHAUSTED = "budget_exhausted"
     LOW_GAIN_PER_HOUR = "low_gain_per_hour"
     MEMORY_LIMIT = "memory_limit"
     RESUMED = "resumed"
     STICKY = "sticky"
+    INGESTED = "ingested"  # folded in from a front door's storage without a decision
+    EXTERNAL = "external"  # imported log: decided by another tool that recorded no reason
 
 
 def jsonable(value: Any) -> Any:
@@ -170,6 +177,9 @@ class Observation:
         return self.value is not None and math.isfinite(self.value)
 
 
+_NO_EVIDENCE: Mapping[str, Any] = MappingProxyType({})
+
+
 @dataclass(frozen=True)
 class Decision:
     """The engine's answer to a report; it is also the audit record.
@@ -195,10 +205,14 @@ class Decision:
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "action", Action(self.action))
+        if type(self.action) is not Action:
+            object.__setattr__(self, "action", Action(self.action))
         # Evidence is stored in its JSON form, so a decision read back from the
         # log equals the one that was written (non-finite floats become strings).
-        object.__setattr__(self, "evidence", MappingProxyType(jsonable(dict(self.evidence))))
+        ev = self.evidence
+        if type(ev) is not MappingProxyType:
+            frozen = MappingProxyType(jsonable(dict(ev))) if ev else _NO_EVIDENCE
+            object.__setattr__(self, "evidence", frozen)
 
     @property
     def stops(self) -> bool:
@@ -239,7 +253,7 @@ class Decision:
                 rule=str(data["rule"]),
                 trial_id=str(data.get("trial_id", "")),
                 step=int(data.get("step", -1)),
-                evidence=dict(data.get("evidence") or {}),
+                evidence=data.get("evidence") or _NO_EVIDENCE,
                 schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
             )
         except KeyError as exc:

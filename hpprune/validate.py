@@ -46,6 +46,8 @@ def step(value: object, field: str = "step") -> int:
         TypeError: If it is not an integer (``3.0`` is rejected too).
         ValueError: If it is negative or too large.
     """
+    if type(value) is int and 0 <= value <= MAX_STEP:  # fast path
+        return value
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(
             f"expected an int >= 0 for `{field}`, got {value!r} ({type(value).__name__})"
@@ -70,6 +72,8 @@ def metric(value: object, field: str = "value") -> float | None:
     """
     if value is None:
         return None
+    if type(value) is float:  # fast path
+        return value
     if isinstance(value, bool):
         raise TypeError(f"expected a number for `{field}`, got a bool ({value!r})")
     shape = getattr(value, "shape", None)

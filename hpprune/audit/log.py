@@ -153,9 +153,12 @@ class AuditLog:
             self.close()
 
 
+_DECODER = json.JSONDecoder()
+
+
 def _decode_line(raw: bytes, lineno: int, path: Path) -> dict[str, Any] | None:
     try:
-        record = json.loads(raw)
+        record = _DECODER.decode(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         warnings.warn(f"{path}:{lineno}: skipped a torn or malformed log line", stacklevel=3)
         return None
