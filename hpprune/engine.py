@@ -463,8 +463,8 @@ class Engine:
                     curve,
                     validate.step(record["step"]),
                     _to_float(record.get("value")),
-                    _to_float(record.get("elapsed")),
-                    record.get("resources"),
+                    validate.elapsed(_to_float(record.get("elapsed")), "elapsed"),
+                    validate.resources(record.get("resources")),
                     recorded=dec,
                 )
             elif kind == "decision":
