@@ -17,7 +17,20 @@ from hpprune.types import (
 __version__ = "0.1.0"
 
 # --- halving (SuccessiveHalvingPruner, HyperbandPruner) ---
+from hpprune.pruners.halving import SuccessiveHalvingPruner
+from hpprune.pruners.hyperband import HyperbandPruner
+
+# isort: split
 # --- guards ---
+from hpprune.pruners.guards import (
+    KeepDiverse,
+    KeepTopK,
+    MinimumAccuracyPruner,
+    PatientPruner,
+    ThresholdPruner,
+)
+
+# isort: split
 # --- posterior ---
 # --- scheduler ---
 from hpprune.scheduler import NextTrial, ResourceScheduler  # noqa: E402
@@ -32,16 +45,23 @@ __all__ = [
     "Decision",
     "Direction",
     "Engine",
+    "HyperbandPruner",
+    "KeepDiverse",
+    "KeepTopK",
     "LogFormatError",
     "MedianPruner",
+    "MinimumAccuracyPruner",
     "NoPruning",
     "Observation",
+    "PatientPruner",
     "PercentilePruner",
     "Policy",
     "Reason",
     "ResourceScheduler",
     "NextTrial",
     "StudyView",
+    "SuccessiveHalvingPruner",
+    "ThresholdPruner",
     "TrialCurve",
     "TrialState",
     "__version__",

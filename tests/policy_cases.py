@@ -23,7 +23,29 @@ POLICY_CASES: dict[str, Callable[[], Policy]] = {
         [hpprune.MedianPruner(n_startup_trials=3), hpprune.PercentilePruner(75.0, n_startup_trials=2)]
     ),
     # --- halving ---
+    "sha-r3": lambda: hpprune.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+    "sha-auto-rate1": lambda: hpprune.SuccessiveHalvingPruner(
+        "auto", reduction_factor=2, min_early_stopping_rate=1
+    ),
+    "sha-bootstrap": lambda: hpprune.SuccessiveHalvingPruner(2, 2, bootstrap_count=1),
+    "hyperband-9": lambda: hpprune.HyperbandPruner(1, 9, reduction_factor=3),
+    "hyperband-auto": lambda: hpprune.HyperbandPruner(1, "auto", reduction_factor=2),
     # --- guards ---
+    "patient-alone": lambda: hpprune.PatientPruner(None, patience=2),
+    "patient-median": lambda: hpprune.PatientPruner(
+        hpprune.MedianPruner(n_startup_trials=3), patience=1, min_delta=0.01
+    ),
+    # Symmetric bounds and a zero floor keep these direction-symmetric on negated streams.
+    "threshold": lambda: hpprune.ThresholdPruner(lower=-1.2, upper=1.2, n_warmup_steps=2),
+    "keep-top-k-floor": lambda: hpprune.KeepTopK(
+        hpprune.MinimumAccuracyPruner(0.0, by_step=4), n_keep=3
+    ),
+    "keep-diverse-sha": lambda: hpprune.KeepDiverse(
+        hpprune.SuccessiveHalvingPruner(1, 2), by=["region"], n_keep_per_group=1
+    ),
+    "anyof-threshold-hyperband": lambda: hpprune.AnyOf(
+        [hpprune.ThresholdPruner(-2.0, 2.0), hpprune.HyperbandPruner(1, 27, 3)]
+    ),
     # --- posterior ---
     # --- scheduler ---
     "scheduler-median": lambda: hpprune.ResourceScheduler(
