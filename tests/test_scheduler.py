@@ -75,7 +75,7 @@ def test_ranking_by_gain_per_hour(
     sched = engine.policy
     assert isinstance(sched, ResourceScheduler)
     ranking = sched.ranking(engine.study)
-    assert [c.trial_id for c in ranking][0] == winner
+    assert ranking[0].trial_id == winner
     for c in ranking:
         mean, std = model.table[c.trial_id]  # type: ignore[index]
         rate = cheap_rate if c.trial_id == "cheap" else pricey_rate
