@@ -34,7 +34,12 @@ from hpprune.pruners.guards import (
 # --- posterior ---
 # --- scheduler ---
 from hpprune.scheduler import NextTrial, ResourceScheduler  # noqa: E402
+
 # --- loop ---
+# isort: split
+from hpprune import space
+from hpprune.loop import LoopResult, LoopTrial, SearchLoop, TrialRecord
+
 # --- default policy ---
 
 __all__ = [
@@ -49,6 +54,8 @@ __all__ = [
     "KeepDiverse",
     "KeepTopK",
     "LogFormatError",
+    "LoopResult",
+    "LoopTrial",
     "MedianPruner",
     "MinimumAccuracyPruner",
     "NoPruning",
@@ -59,13 +66,16 @@ __all__ = [
     "Reason",
     "ResourceScheduler",
     "NextTrial",
+    "SearchLoop",
     "StudyView",
     "SuccessiveHalvingPruner",
     "ThresholdPruner",
     "TrialCurve",
+    "TrialRecord",
     "TrialState",
     "__version__",
     "policy_from_dict",
     "policy_hash",
     "read_log",
+    "space",
 ]
