@@ -39,6 +39,8 @@ class TrialCurve:
         params: Hyperparameters, if the front door supplied them.
         groups: Partition labels assigned by the policy (e.g. a bracket).
         resources: Last resource readings (e.g. ``{"memory_mb": 800.0}``).
+        peak_memory_mb: Largest ``memory_mb`` reading so far (0.0 without any).
+        n_pauses: How many times the trial has been paused.
         milestone_cap: Largest milestone the trial counts for in
             :meth:`StudyView.scores_from` (None: no cap; set when it is stopped
             at a rung).
@@ -55,6 +57,7 @@ class TrialCurve:
         "milestone_cap",
         "params",
         "peak_memory_mb",
+        "n_pauses",
         "resources",
         "scores",
         "state",
@@ -82,6 +85,7 @@ class TrialCurve:
         self.groups: Mapping[str, str] = dict(groups)
         self.resources: Mapping[str, float] = {}
         self.peak_memory_mb = 0.0
+        self.n_pauses = 0
         self.milestone_cap: int | None = None
         self._pos: dict[int, int] = {}
 

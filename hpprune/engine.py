@@ -323,6 +323,7 @@ class Engine:
                 self._view._cap_milestones(curve, cap)  # failed a rung: reached no higher one
         elif decision.action is Action.PAUSE:
             curve.state = TrialState.PAUSED
+            curve.n_pauses += 1
         elif decision.action is Action.RESUME:
             curve.state = TrialState.RUNNING
 

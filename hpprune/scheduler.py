@@ -167,6 +167,9 @@ class ResourceScheduler(Policy):
         pause_margin: How much better (ratio) the best alternative must be
             before a running trial is paused (hysteresis against thrashing).
         min_steps_before_pause: A trial is never paused before this many reports.
+        max_pauses: A trial is paused at most this many times; only the first
+            pause may be in favour of a fresh configuration (the front door may
+            have no new trials left to start), so pausing cannot thrash.
         model: Predictive model with ``predict(trial, study)``; None uses
             ``policy.predict`` when the policy has one, else :class:`PeerDeltaModel`.
         allow_new: Whether fresh configurations compete in the ranking.
@@ -189,6 +192,7 @@ class ResourceScheduler(Policy):
         max_step: int | None = None,
         pause_margin: float = 2.0,
         min_steps_before_pause: int = 2,
+        max_pauses: int = 3,
         model: GainModel | None = None,
         allow_new: bool = True,
     ) -> None:
@@ -213,6 +217,7 @@ class ResourceScheduler(Policy):
         self.min_steps_before_pause = validate.int_param(
             min_steps_before_pause, "min_steps_before_pause", 1
         )
+        self.max_pauses = validate.int_param(max_pauses, "max_pauses", 0)
         if not isinstance(allow_new, bool):
             raise TypeError(f"expected a bool for `allow_new`, got {allow_new!r}")
         self.allow_new = allow_new
@@ -234,6 +239,7 @@ class ResourceScheduler(Policy):
             "max_step": self.max_step,
             "pause_margin": self.pause_margin,
             "min_steps_before_pause": self.min_steps_before_pause,
+            "max_pauses": self.max_pauses,
             "allow_new": self.allow_new,
         }
 
@@ -357,7 +363,11 @@ class ResourceScheduler(Policy):
         inner = self.policy.decide(trial, study)
         if inner.action is not Action.CONTINUE:
             return inner
-        if trial.n_steps < self.min_steps_before_pause or study.n_completed == 0:
+        if (
+            trial.n_steps < self.min_steps_before_pause
+            or study.n_completed == 0
+            or trial.n_pauses >= self.max_pauses
+        ):
             return inner
         mine = self.candidate(trial, study)
         alternatives = [
@@ -365,7 +375,7 @@ class ResourceScheduler(Policy):
             for c in study.trials()
             if c.state is TrialState.PAUSED and c.n_steps > 0
         ]
-        if self.allow_new:
+        if self.allow_new and trial.n_pauses == 0:
             alternatives.append(self.new_candidate(study))
         if not alternatives:
             return inner

@@ -212,3 +212,28 @@ def test_bad_parameters(kwargs: dict[str, object], exc: type[Exception], field: 
     args: dict[str, object] = {"policy": hpprune.NoPruning(), **kwargs}
     with pytest.raises(exc, match=field):
         ResourceScheduler(**args)  # type: ignore[arg-type]
+
+
+def test_pauses_are_bounded_and_new_trials_preempt_only_once() -> None:
+    model = FixedModel({"poor": (0.9, 0.01)})
+    engine = _engine(model, max_pauses=3)
+    for i, final in enumerate([0.45, 0.6, 0.3]):
+        engine.report(f"c{i}", 0, final, elapsed_s=1.0)
+        engine.complete(f"c{i}", final)
+    engine.report("poor", 0, 0.95, elapsed_s=1.0)
+    assert engine.report("poor", 1, 0.94, elapsed_s=2.0).action is Action.PAUSE
+    assert engine.study.trial("poor").n_pauses == 1
+    # Resumed (say no new trial could start): a fresh configuration may not preempt it again.
+    engine.decide_external("poor", hpprune.Decision(Action.RESUME, "resumed", "test"))
+    for s in range(2, 8):
+        assert engine.report("poor", s, 0.9, elapsed_s=float(s + 1)).action is Action.CONTINUE
+
+
+def test_max_pauses_zero_never_pauses() -> None:
+    model = FixedModel({"poor": (0.9, 0.01)})
+    engine = _engine(model, max_pauses=0)
+    for i, final in enumerate([0.45, 0.6, 0.3]):
+        engine.report(f"c{i}", 0, final, elapsed_s=1.0)
+        engine.complete(f"c{i}", final)
+    engine.report("poor", 0, 0.95, elapsed_s=1.0)
+    assert engine.report("poor", 1, 0.94, elapsed_s=2.0).action is Action.CONTINUE
