@@ -1,0 +1,245 @@
+"""Command line of the audit tools; the ``hpprune`` command forwards these subcommands here.
+
+::
+
+    hpprune replay LOG --policy SPEC [--json]
+    hpprune backtest LOG [LOG ...] --policy SPEC [--policy SPEC ...] [--max-discard-rate R]
+    hpprune report LOG -o report.html [--budget-hours H]
+    hpprune import optuna --storage URL [--study NAME] -o OUT
+    hpprune import ray DIR --metric NAME --mode min|max -o OUT
+
+``OUT`` ending in ``.csv``/``.tsv`` (optionally ``.gz``) is written as a curves table,
+anything else as a JSON Lines audit log. Exit status: 0 on success, 1 when a
+backtest exceeds ``--max-discard-rate``, 2 for a usage or input error (the
+message names the bad argument, file or value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from hpprune.audit.log import LogFormatError
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+COMMANDS = ("replay", "backtest", "report", "import")
+"""Subcommands handled by :func:`main` (the ``hpprune`` dispatcher forwards these)."""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (x > 0 and x != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return x
+
+
+def _rate(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return x
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the audit subcommands.
+
+    Returns:
+        An ``argparse`` parser whose first positional argument is the subcommand.
+    """
+    parser = argparse.ArgumentParser(
+        prog="hpprune",
+        description="Audit tools: replay/backtest past studies, import them, and report.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "replay",
+        help="re-run a log's curves through another policy and print a what-if table",
+        description="Re-run the recorded curves of a study through another policy.",
+    )
+    p.add_argument("log", help="JSON Lines audit log")
+    p.add_argument(
+        "--policy",
+        help="policy SPEC: e.g. 'median:n_startup_trials=5' or a .json/.toml file "
+        "(default: the log's own policy)",
+    )
+    p.add_argument("--non-finite", choices=("stop", "ignore"), help="override the log's mode")
+    p.add_argument("--rows", type=int, default=20, help="differing trials to list (default 20)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser(
+        "backtest",
+        help="replay several past studies; count how often each policy discards the best trial",
+        description="Replay past studies through one or more policies before adopting one.",
+    )
+    p.add_argument("logs", nargs="+", help="JSON Lines audit logs")
+    p.add_argument(
+        "--policy",
+        action="append",
+        required=True,
+        help="policy SPEC (repeat to compare several policies)",
+    )
+    p.add_argument("--non-finite", choices=("stop", "ignore"), help="override the logs' mode")
+    p.add_argument(
+        "--max-discard-rate",
+        type=_rate,
+        help="exit with status 1 if a policy discards the best trial in more than this "
+        "fraction of the studies",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a log",
+        description="Write one self-contained HTML file (no network needed to open it).",
+    )
+    p.add_argument("log", help="JSON Lines audit log")
+    p.add_argument("-o", "--output", required=True, help="HTML file to write")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--budget-s", type=_positive_float, help="compute budget in seconds")
+    budget.add_argument("--budget-hours", type=_positive_float, help="compute budget in hours")
+    p.add_argument("--title", help="page title")
+    p.add_argument(
+        "--max-points", type=int, default=250_000, help="curve points drawn at most (>= 1000)"
+    )
+
+    p = sub.add_parser(
+        "import",
+        help="turn an Optuna study or a Ray Tune experiment into a log or curves table",
+        description="Import a past study as an hpprune log (.jsonl) or curves table (.csv).",
+    )
+    isub = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    for name in ("optuna", "ray"):
+        what = "an Optuna storage" if name == "optuna" else "a Ray Tune experiment directory"
+        q = isub.add_parser(name, help=f"import from {what}")
+        if name == "optuna":
+            q.add_argument("--storage", required=True, help="storage URL, e.g. sqlite:///study.db")
+            q.add_argument("--study", help="study name (optional if the storage holds one)")
+        else:
+            q.add_argument("dir", help="the experiment directory (one folder per trial)")
+            q.add_argument("--metric", required=True, help="result column to import")
+            q.add_argument("--mode", required=True, choices=("min", "max"), help="metric direction")
+            q.add_argument("--step-column", default="training_iteration", help="step column")
+            q.add_argument(
+                "--max-step", type=int, help="step reached by a trial that ran to the end"
+            )
+        q.add_argument("-o", "--output", required=True, help="OUT: .jsonl log or .csv table")
+        q.add_argument("--format", choices=("log", "curves"), help="override the OUT suffix")
+        q.add_argument(
+            "--recorded-policy",
+            help="SPEC of the hpprune policy equivalent to the pruner that was used "
+            "(recorded in the log header)",
+        )
+        q.add_argument("--force", action="store_true", help="overwrite OUT")
+    return parser
+
+
+def _print_json(data: Any, out: TextIO) -> None:
+    out.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    if args.command == "replay":
+        from hpprune.audit.replay import replay
+
+        res = replay(args.log, args.policy, non_finite=args.non_finite)
+        if args.json:
+            _print_json(res.to_dict(), out)
+        else:
+            out.write(res.table(max_rows=args.rows) + "\n")
+        return 0
+    if args.command == "backtest":
+        from hpprune.audit.replay import backtest
+
+        bt = backtest(args.logs, args.policy, non_finite=args.non_finite)
+        if args.json:
+            _print_json(bt.to_dict(), out)
+        else:
+            out.write(bt.table() + "\n")
+        if args.max_discard_rate is not None:
+            worst = [
+                (pol, agg["discard_rate"])
+                for pol, agg in bt.per_policy().items()
+                if agg["discard_rate"] is not None and agg["discard_rate"] > args.max_discard_rate
+            ]
+            for pol, rate in worst:
+                sys.stderr.write(
+                    f"hpprune backtest: {pol} discarded the best trial in {rate:.0%} of the "
+                    f"studies (more than --max-discard-rate {args.max_discard_rate:.0%})\n"
+                )
+            return 1 if worst else 0
+        return 0
+    if args.command == "report":
+        from hpprune.audit.report import write_report
+
+        budget = (
+            args.budget_s
+            if args.budget_s is not None
+            else (args.budget_hours * 3600.0 if args.budget_hours is not None else None)
+        )
+        path = write_report(
+            args.log, args.output, budget_s=budget, title=args.title, max_points=args.max_points
+        )
+        out.write(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)\n")
+        return 0
+    if args.command == "import":
+        from hpprune.audit.importers import import_optuna, import_ray, write_output
+        from hpprune.audit.spec import load_policy
+
+        recorded = load_policy(args.recorded_policy) if args.recorded_policy else None
+        if args.source == "optuna":
+            records = import_optuna(args.storage, args.study, policy=recorded)
+        else:
+            records = import_ray(
+                args.dir,
+                args.metric,
+                args.mode,
+                step_column=args.step_column,
+                max_step=args.max_step,
+                policy=recorded,
+            )
+        path, fmt = write_output(records, args.output, fmt=args.format, overwrite=args.force)
+        n_trials = len({r["trial"] for r in records if "trial" in r})
+        what = "curves table" if fmt == "curves" else "log"
+        out.write(f"wrote {what} {path}: {n_trials} trials, {len(records) - 1} records\n")
+        return 0
+    raise ValueError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run an audit subcommand.
+
+    Args:
+        argv: Arguments after the program name, starting with the subcommand
+            (``["replay", "study.jsonl", "--policy", "median"]``); default ``sys.argv[1:]``.
+        out: Stream for results (default stdout); errors go to stderr.
+
+    Returns:
+        The exit status: 0 success, 1 backtest over ``--max-discard-rate``, 2 error.
+    """
+    stream = out if out is not None else sys.stdout
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else 2
+    try:
+        return _run(args, stream)
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as exc:
+        kind = "log error" if isinstance(exc, LogFormatError) else "error"
+        sys.stderr.write(f"hpprune {args.command}: {kind}: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Tests of the audit tooling: replay/backtest, SPECs, importers, HTML report."""

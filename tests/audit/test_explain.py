@@ -1,0 +1,170 @@
+"""Text explanations and summaries (covering pauses, resumes and budgets) from the log fold."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+import hpprune
+from hpprune.audit.explain import (
+    describe_decision,
+    explain_trial,
+    find_budget_s,
+    fold_log,
+    load_records,
+    summarise,
+    summary_dict,
+)
+from hpprune.types import Action, Decision, Reason
+from tests.audit.logs import make_log
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    return make_log(tmp_path / "e.jsonl", hpprune.MedianPruner(n_startup_trials=3), seed=0)
+
+
+def test_fold_fates_follow_the_engine(log: Path) -> None:
+    facts = fold_log(log)
+    engine = hpprune.Engine.from_log(log, resume_logging=False)
+    for tid, t in facts.trials.items():
+        assert t.state == engine.state(tid).value, tid
+        assert all(a < b for a, b in zip(t.steps, t.steps[1:], strict=False))
+        assert len(t.steps) == len(engine.study.trial(tid).scores) + sum(
+            1 for v in t.values if v != v
+        )
+    assert sum(facts.counts().values()) == len(facts.trials) == 30
+    for tid in ("t00028", "t00029"):  # never completed: still running unless stopped
+        assert facts.trials[tid].state in ("running", "stopped")
+    t7 = facts.trials["t00007"]  # reports NaN at step 5 unless stopped before
+    if t7.last_step >= 5:
+        assert t7.stop is not None and (t7.stop.step, t7.stop.reason) == (5, "non_finite")
+
+
+@pytest.mark.parametrize(
+    ("decision", "expected"),
+    [
+        (
+            Decision(
+                Action.STOP,
+                Reason.BELOW_PERCENTILE,
+                "MedianPruner",
+                "a",
+                3,
+                {"best_so_far": 0.9, "cutoff": 0.5, "percentile": 50.0, "n_peers": 4},
+            ),
+            "STOP by MedianPruner (below_percentile): its best value so far 0.9 was worse than "
+            "the cutoff 0.5 (percentile 50 of 4 completed peers at this step)",
+        ),
+        (
+            Decision(
+                Action.PAUSE,
+                Reason.LOW_GAIN_PER_HOUR,
+                "scheduler",
+                "a",
+                2,
+                {"gain_per_hour": 0.0125},
+            ),
+            "PAUSE by scheduler (low_gain_per_hour): its expected gain per compute hour (0.0125)",
+        ),
+        (
+            Decision(Action.RESUME, Reason.RESUMED, "scheduler", "a", 2),
+            "RESUME by scheduler (resumed): it ranked high enough to get compute again",
+        ),
+        (
+            Decision(Action.STOP, Reason.BUDGET_EXHAUSTED, "scheduler", "a", 9, {"spent_s": 10.0}),
+            "STOP by scheduler (budget_exhausted): the compute budget was used up [spent_s=10]",
+        ),
+        (
+            Decision(Action.STOP, Reason.EXTERNAL, "optuna", "a", 1, {"source": "optuna"}),
+            "optuna stopped it; the imported log records no reason",
+        ),
+        (  # a template whose evidence is missing falls back to the raw evidence
+            Decision(Action.STOP, Reason.POSTERIOR_LOW, "Bayes", "a", 1, {"p": 0.01}),
+            "STOP by Bayes (posterior_low): p=0.01",
+        ),
+        (Decision(Action.STOP, "custom_code", "X", "a", 1), "STOP by X (custom_code)"),
+    ],
+)
+def test_describe_decision(decision: Decision, expected: str) -> None:
+    assert expected in describe_decision(decision)
+
+
+def test_explain_trial_covers_pauses_resumes_and_budget(log: Path) -> None:
+    records = load_records(log)
+    records[0]["budget_s"] = 1000.0
+    facts = fold_log(records)
+    paused = next(t for t in facts.trials.values() if t.n_pauses and t.n_resumes)
+    text = explain_trial(facts, paused.trial_id)
+    assert f"trial {paused.trial_id}: {paused.state}" in text
+    assert "PAUSE by scheduler (low_gain_per_hour)" in text
+    assert "RESUME by scheduler (resumed)" in text
+    assert "paused 1 time(s), resumed 1 time(s)" in text
+    assert "budget: 1000.0 s" in text and "of it" in text
+    stopped = next(
+        t for t in facts.trials.values() if t.stop and t.stop.reason == "below_percentile"
+    )
+    text = explain_trial(records, stopped.trial_id)
+    assert f"step {stopped.stop.step}: STOP by MedianPruner (below_percentile)" in text  # type: ignore[union-attr]
+    assert f"stopped at step {stopped.stop.step}" in text  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="'nope' is not in the log"):
+        explain_trial(facts, "nope")
+
+
+def test_summary(log: Path) -> None:
+    s = summary_dict(log)
+    facts = fold_log(log)
+    assert s["fates"] == facts.counts()
+    assert s["pauses"] == sum(t.n_pauses for t in facts.trials.values()) > 0
+    assert s["resumes"] == sum(t.n_resumes for t in facts.trials.values()) > 0
+    assert s["reasons"]["stop:below_percentile"] > 0
+    json.dumps(s, allow_nan=False)
+    text = summarise(log)
+    assert "policy: median:n_startup_trials=3" in text
+    assert f"pauses: {s['pauses']}, resumes: {s['resumes']}" in text
+    assert "budget" not in text  # the log names none
+    records = load_records(log)
+    records[0]["policy"] = {"type": "x.Y", "params": {"inner": {"compute_budget_s": 2000}}}
+    assert "budget: 2000.0 s (" in summarise(records)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ({"budget_s": 50}, 50.0),
+        ({"policy": {"params": {"budget_hours": 2}}}, 7200.0),
+        (
+            {
+                "policy": {
+                    "params": {"policies": [{"params": {}}, {"params": {"total_budget_s": 7}}]}
+                }
+            },
+            7.0,
+        ),
+        ({"policy": {"params": {"budget_s": -1}}}, None),
+        ({"policy": {"params": {"budget_s": float("inf")}}}, None),
+        ({"policy": {"params": {"budget_s": True}}}, None),
+        ({}, None),
+    ],
+)
+def test_find_budget(header: dict[str, object], expected: float | None) -> None:
+    assert find_budget_s(header) == expected
+
+
+def test_fold_skips_a_torn_line_and_refuses_newer_schemas(log: Path) -> None:
+    n = fold_log(log).n_reports
+    with log.open("a") as fh:
+        fh.write('{"kind": "report", "trial": "t00001", "st')
+    with pytest.warns(UserWarning, match="torn"):
+        assert fold_log(log).n_reports == n
+    newer = log.with_name("newer.jsonl")
+    lines = log.read_text().splitlines()[:-1]
+    lines.append(json.dumps({"v": 99, "kind": "report", "trial": "x", "step": 0}))
+    newer.write_text("\n".join(lines) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(hpprune.LogFormatError, match="schema_version 99"):
+            fold_log(newer)
