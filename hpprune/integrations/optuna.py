@@ -1,0 +1,725 @@
+"""Optuna front door: :class:`OptunaPruner`, an Optuna pruner backed by :class:`hpprune.Engine`.
+
+``optuna.create_study(pruner=OptunaPruner(hpprune.MedianPruner()))`` makes
+``trial.should_prune()`` return the engine's decision. The adapter only
+translates: Optuna trials become engine trials (id ``str(trial.number)``),
+intermediate values become reports, finished trials become ``complete``/``fail``
+events, and a STOP becomes ``True`` plus the user attributes ``hpprune_reason``,
+``hpprune_rule``, ``hpprune_step`` and ``hpprune_evidence`` on the trial.
+
+Incremental view:
+    Finished Optuna trials are immutable, so each one is read from storage at
+    most once. Each call asks the storage only which trials finished since the
+    previous call: one small ``SELECT trial_id, number, state`` on an RDB
+    storage (SQLite, PostgreSQL, MySQL), and ``get_trial`` on the few
+    unfinished trials for in-memory, journal and other storages. The policy
+    then reads per-step sorted score lists kept by the engine, so the cost per
+    call does not grow with the number of finished trials.
+
+Many processes (``log=`` a path on a shared filesystem):
+    The JSON Lines audit log is the global order of events. Each call takes an
+    exclusive ``flock`` on the log, folds the records other workers appended
+    since its last read (:meth:`hpprune.Engine.apply_record`), appends
+    ``complete``/``fail`` records for trials that finished in storage but are
+    not yet in the log, then reports, decides, appends, and unlocks. Every
+    decision is therefore a function of the log prefix before it, and a
+    single-process replay of the log through the policy reproduces every
+    decision exactly. Without a log, each process sees the trials of other
+    processes only once they have finished, and decisions depend on timing.
+
+Multi-objective studies:
+    Optuna's ``Trial.report`` and ``Trial.should_prune`` raise for them. Pass
+    ``objective_index`` and use :meth:`OptunaPruner.report` (stores the value
+    and decides) or :meth:`OptunaPruner.should_prune` instead.
+
+Non-finite intermediate values (NaN, ±inf) follow the engine's ``non_finite``
+policy: by default the trial is stopped with reason ``non_finite``; such values
+never enter other trials' statistics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import fcntl
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from optuna.pruners import BasePruner
+from optuna.storages import BaseStorage, RDBStorage
+from optuna.study import Study, StudyDirection
+from optuna.trial import FrozenTrial, Trial
+from optuna.trial import TrialState as OptunaState
+
+from hpprune import validate
+from hpprune.audit.log import AuditLog, LogFormatError, _decode_line, encode_record
+from hpprune.engine import NON_FINITE_MODES, Engine
+from hpprune.pruners.base import Policy, as_policy, policy_from_dict
+from hpprune.types import Action, Decision, Reason, TrialState, jsonable
+
+__all__ = [
+    "ATTR_EVIDENCE",
+    "ATTR_REASON",
+    "ATTR_RULE",
+    "ATTR_STEP",
+    "INGEST_RULE",
+    "OptunaPruner",
+]
+
+ATTR_REASON = "hpprune_reason"
+"""User attribute holding the stop reason code (e.g. ``below_percentile``)."""
+ATTR_RULE = "hpprune_rule"
+"""User attribute holding the name of the rule that stopped the trial."""
+ATTR_STEP = "hpprune_step"
+"""User attribute holding the step at which the trial was stopped."""
+ATTR_EVIDENCE = "hpprune_evidence"
+"""User attribute holding the decision's evidence (JSON-ready dict)."""
+INGEST_RULE = "optuna_storage"
+"""Rule name of report records folded in from storage without a decision."""
+
+_FINISHED = (OptunaState.COMPLETE, OptunaState.PRUNED, OptunaState.FAIL)
+_BATCH_FETCH = 8  # more newly finished trials than this: one get_all_trials instead
+
+
+# --------------------------------------------------------------------------- shared log
+class _SharedLog:
+    """The shared JSONL audit log, used as the global order of events.
+
+    ``locked()`` holds an exclusive ``flock`` for a whole read-decide-append
+    cycle; records queued in :attr:`pending` are written before the lock is
+    released. All writers hold the lock, so a line without its newline at the
+    end of the file can only be left by a crashed writer: it is skipped with a
+    warning and the next write starts on a fresh line (as :mod:`hpprune.audit.log`
+    does), so every process reads the same records.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.header: dict[str, Any] | None = None
+        self.pending: list[bytes] = []
+        self._fd: int | None = None
+        self._pid = -1
+        self._offset = 0
+        self._lineno = 0
+        self._torn_tail = False
+
+    def _open(self) -> int:
+        if self._fd is None or self._pid != os.getpid():
+            # A forked child must not share the parent's open file description:
+            # flock locks belong to it, so they would not exclude the parent.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[list[dict[str, Any]]]:
+        """Lock the log and yield the records appended since the last read."""
+        fd = self._open()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield self._read_new(fd)
+        finally:
+            try:
+                self._write_pending(fd)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _read_new(self, fd: int) -> list[dict[str, Any]]:
+        size = os.fstat(fd).st_size
+        if size < self._offset:
+            raise LogFormatError(f"audit log {self.path} shrank while in use")
+        chunks: list[bytes] = []
+        pos = self._offset
+        while pos < size:
+            chunk = os.pread(fd, size - pos, pos)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            pos += len(chunk)
+        data = b"".join(chunks)
+        self._offset = pos
+        if not data:
+            return []
+        lines = data.split(b"\n")
+        tail = lines.pop()
+        records: list[dict[str, Any]] = []
+        for raw in lines:
+            self._lineno += 1
+            if raw.strip():
+                record = _decode_line(raw, self._lineno, self.path)
+                if record is not None:
+                    if self.header is None:
+                        self.header = record
+                    records.append(record)
+        if tail:
+            self._lineno += 1
+            # Torn by a crashed writer; the decoder warns and skips it.
+            _decode_line(tail, self._lineno, self.path)
+        self._torn_tail = bool(tail)
+        return records
+
+    def _write_pending(self, fd: int) -> None:
+        if not self.pending:
+            return
+        data = b"".join(self.pending)
+        self.pending.clear()
+        if self._torn_tail:
+            data = b"\n" + data
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        self._offset += len(data)
+        self._torn_tail = False
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+
+
+class _QueueLog(AuditLog):
+    """AuditLog whose records wait in the shared log's queue until it writes them under lock."""
+
+    def __init__(self, shared: _SharedLog) -> None:
+        super().__init__(shared.path)
+        self._shared = shared
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        self._shared.pending.append(encode_record(record))
+
+    def flush(self) -> None:
+        """Nothing to do: the shared log writes queued records before unlocking."""
+
+    def write_header_if_empty(self, header: Mapping[str, Any]) -> dict[str, Any] | None:
+        if self._shared.header is not None:
+            return dict(self._shared.header)
+        self.append(header)
+        self._shared.header = dict(header)
+        return None
+
+    def close(self) -> None:
+        """Nothing to do: the shared log owns the file."""
+
+
+# --------------------------------------------------------------------------- storage watchers
+class _Finished(NamedTuple):
+    number: int
+    trial_id: int
+    state: OptunaState
+    trial: FrozenTrial | None
+
+
+class _StorageWatcher:
+    """Finds newly finished trials through the public storage API.
+
+    Trial numbers are dense (0, 1, 2, ...), so new trials are found by probing
+    the next number; only trials still unfinished are read again.
+    """
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._open: dict[int, int] = {}  # number -> trial_id of unfinished trials
+        self._started = False
+
+    def poll(self, storage: BaseStorage, study_id: int, skip: int) -> list[_Finished]:
+        out: list[_Finished] = []
+        if not self._started:
+            self._started = True
+            for t in storage.get_all_trials(study_id, deepcopy=False):
+                self._next = max(self._next, t.number + 1)
+                if t.state.is_finished():
+                    out.append(_Finished(t.number, t._trial_id, t.state, t))
+                else:
+                    self._open[t.number] = t._trial_id
+            return out
+        while True:
+            try:
+                tid = storage.get_trial_id_from_study_id_trial_number(study_id, self._next)
+            except KeyError:
+                break
+            self._open[self._next] = tid
+            self._next += 1
+        for number, tid in list(self._open.items()):
+            if number == skip:
+                continue
+            t = storage.get_trial(tid)
+            if t.state.is_finished():
+                del self._open[number]
+                out.append(_Finished(number, tid, t.state, t))
+        return out
+
+
+class _RDBWatcher:
+    """Finds newly finished trials of an RDB storage with one small query per call.
+
+    The query asks for trials above the highest id seen plus the ids still
+    unfinished, through the primary key. It runs on a DBAPI connection held
+    per thread: SQLAlchemy's pool checkout and statement handling cost several
+    times the query itself. All values in the SQL text are ints this class
+    produced, so inlining them is safe.
+    """
+
+    def __init__(self, backend: RDBStorage) -> None:
+        from optuna.storages._rdb import models
+
+        table = models.TrialModel.__table__
+        quote = backend.engine.dialect.identifier_preparer.quote
+        self._engine = backend.engine
+        self._trials = quote(str(table.name))
+        self._cols = {c: quote(c) for c in ("trial_id", "number", "state", "study_id")}
+        self._hi = -1
+        self._open: dict[int, int] = {}  # trial_id -> number of unfinished trials
+        self._local = threading.local()
+
+    def _sql(self, study_id: int) -> str:
+        c = self._cols
+        ids = ",".join(str(int(i)) for i in self._open)
+        wanted = f"{c['trial_id']} > {int(self._hi)}"
+        if ids:
+            wanted += f" OR {c['trial_id']} IN ({ids})"
+        # ``study_id + 0`` keeps the planner off the study_id index, which would scan
+        # every trial of the study; the primary key finds the few rows asked for.
+        return (
+            f"SELECT {c['trial_id']}, {c['number']}, {c['state']} FROM {self._trials} "
+            f"WHERE {c['study_id']} + 0 = {int(study_id)} AND ({wanted})"
+        )
+
+    def _connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            conn = self._engine.raw_connection()
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def _query(self, study_id: int) -> list[Any]:
+        sql = self._sql(study_id)
+        for attempt in (0, 1):
+            conn = self._connection()
+            try:
+                cur = conn.cursor()
+                try:
+                    cur.execute(sql)
+                    rows = list(cur.fetchall())
+                finally:
+                    cur.close()
+                conn.rollback()  # end the read transaction some drivers open
+                return rows
+            except Exception:
+                # A dropped connection: take a fresh one once, then give up.
+                self._local.conn = None
+                with contextlib.suppress(Exception):
+                    conn.invalidate()
+                if attempt:
+                    raise
+        return []  # pragma: no cover - the loop returns or raises
+
+    def poll(self, storage: BaseStorage, study_id: int, skip: int) -> list[_Finished]:
+        del storage, skip
+        out: list[_Finished] = []
+        for trial_id, number, state in self._query(study_id):
+            tid = int(trial_id)
+            self._hi = max(self._hi, tid)
+            st = state if isinstance(state, OptunaState) else OptunaState[str(state)]
+            if st.is_finished():
+                self._open.pop(tid, None)
+                out.append(_Finished(int(number), tid, st, None))
+            else:
+                self._open[tid] = int(number)
+        out.sort(key=lambda f: f.number)
+        return out
+
+
+_Watcher = _StorageWatcher | _RDBWatcher
+
+
+def _make_watcher(storage: BaseStorage) -> _Watcher:
+    backend = getattr(storage, "_backend", storage)  # _CachedStorage wraps an RDBStorage
+    if isinstance(backend, RDBStorage):
+        return _RDBWatcher(backend)
+    return _StorageWatcher()
+
+
+# --------------------------------------------------------------------------- the pruner
+class OptunaPruner(BasePruner):
+    """An Optuna pruner whose decisions come from an hpprune policy.
+
+    Args:
+        policy: Any hpprune policy, e.g. ``hpprune.MedianPruner()``.
+        log: Path of the JSON Lines audit log, or None for no log. With a log,
+            many worker processes (each with its own ``OptunaPruner`` on the
+            same storage and the same log path, on a filesystem with working
+            ``flock``) make exactly the decisions a single-process replay of
+            the log gives; a restarted worker rebuilds its state from it.
+        objective_index: Which objective to decide on in a multi-objective
+            study (its direction and its final values are used; the reported
+            intermediate values must be that objective's metric). Required
+            for multi-objective studies; defaults to 0 otherwise.
+        non_finite: ``"stop"`` (default) stops a trial that reports NaN or
+            ±inf with reason ``non_finite``; ``"ignore"`` lets it continue.
+            Either way the value never enters other trials' statistics.
+        wall_time: Pass the wall-clock seconds since the trial started as the
+            ``elapsed_s`` of its newest report (cost-aware policies use it);
+            False passes None.
+
+    Raises:
+        TypeError: If ``policy`` is not a Policy, ``log`` is not a path, or
+            another argument has the wrong type.
+        ValueError: If ``objective_index`` < 0 or ``non_finite`` is unknown.
+
+    A PAUSE from a scheduler policy is answered with ``False``: an Optuna trial
+    cannot be paused, only continued or pruned.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        log: str | os.PathLike[str] | None = None,
+        *,
+        objective_index: int | None = None,
+        non_finite: str = "stop",
+        wall_time: bool = True,
+    ) -> None:
+        self._policy = as_policy(policy)
+        if log is not None and (
+            isinstance(log, AuditLog) or not isinstance(log, (str, os.PathLike))
+        ):
+            raise TypeError(
+                f"expected a file path (str or Path) or None for `log`, got {type(log).__name__}"
+            )
+        self._log_path = None if log is None else Path(log)
+        self._objective_index = (
+            None
+            if objective_index is None
+            else validate.int_param(objective_index, "objective_index", 0)
+        )
+        self._non_finite = validate.choice(non_finite, NON_FINITE_MODES, "non_finite")
+        if not isinstance(wall_time, bool):
+            raise TypeError(f"expected a bool for `wall_time`, got {type(wall_time).__name__}")
+        self._wall_time = wall_time
+        self._lock = threading.RLock()
+        self._study_name: str | None = None
+        self._index = 0
+        self._direction = "minimize"
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget all per-study state; the next call rebuilds it from the log and storage."""
+        shared = getattr(self, "_shared", None)
+        if shared is not None:
+            shared.close()
+        self._engine: Engine | None = None
+        self._shared = None if self._log_path is None else _SharedLog(self._log_path)
+        self._queue = None if self._shared is None else _QueueLog(self._shared)
+        self._watcher: _Watcher | None = None
+
+    # ------------------------------------------------------------- pickling
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "policy": self._policy.to_dict(),
+            "log": None if self._log_path is None else str(self._log_path),
+            "objective_index": self._objective_index,
+            "non_finite": self._non_finite,
+            "wall_time": self._wall_time,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(  # type: ignore[misc]
+            policy_from_dict(state["policy"]),
+            state["log"],
+            objective_index=state["objective_index"],
+            non_finite=state["non_finite"],
+            wall_time=state["wall_time"],
+        )
+
+    # ------------------------------------------------------------- properties
+    @property
+    def policy(self) -> Policy:
+        """The hpprune policy that decides."""
+        return self._policy
+
+    @property
+    def log_path(self) -> Path | None:
+        """The audit log's path, or None."""
+        return self._log_path
+
+    @property
+    def engine(self) -> Engine | None:
+        """The engine (None before the first call); read it, do not drive it."""
+        return self._engine
+
+    def last_decision(self, trial: Trial | FrozenTrial | int) -> Decision | None:
+        """The latest decision this pruner knows for a trial (None if none yet).
+
+        Args:
+            trial: An Optuna trial, frozen trial, or trial number.
+
+        Returns:
+            The decision, with its reason and evidence.
+        """
+        number = trial if isinstance(trial, int) else trial.number
+        with self._lock:
+            engine = self._engine
+            if engine is None or str(number) not in engine.study:
+                return None
+            return engine.last_decision(str(number))
+
+    # ------------------------------------------------------------- Optuna API
+    def prune(self, study: Study, trial: FrozenTrial) -> bool:
+        """Decide on the trial's newest intermediate value (called by ``Trial.should_prune``).
+
+        Steps reported since the previous call are decided in order; a step
+        lower than one already decided is ignored. Calling again without a
+        new report returns the same answer.
+
+        Args:
+            study: The study.
+            trial: The trial's latest frozen state.
+
+        Returns:
+            True when the engine's decision is STOP (sticky once given).
+
+        Raises:
+            ValueError: If the study has several objectives and no
+                ``objective_index`` was given, the index is out of range, the
+                pruner is reused with another study, or the audit log was
+                written for another policy, direction or study.
+            LogFormatError: If the audit log is malformed.
+        """
+        return self._prune(study, trial, None)
+
+    def _prune(self, study: Study, trial: FrozenTrial, elapsed: float | None) -> bool:
+        if elapsed is None and self._wall_time and trial.datetime_start is not None:
+            elapsed = max(0.0, (datetime.now() - trial.datetime_start).total_seconds())
+        with self._lock:
+            decision, fresh = self._decide(study, trial, elapsed)
+        if decision is None:
+            return False
+        if fresh:
+            self._announce(study, trial, decision)
+        return decision.action is Action.STOP
+
+    def should_prune(self, trial: Trial) -> bool:
+        """``trial.should_prune()`` that also works in multi-objective studies.
+
+        Args:
+            trial: A running Optuna trial.
+
+        Returns:
+            True when the trial should be pruned.
+        """
+        return self._prune(trial.study, _frozen(trial), None)
+
+    def report(
+        self, trial: Trial, value: float, step: int, *, elapsed_s: float | None = None
+    ) -> bool:
+        """Store an intermediate value and decide on it (works for multi-objective studies).
+
+        Equivalent to ``trial.report(value, step)`` followed by
+        ``trial.should_prune()``, without Optuna's single-objective check.
+
+        Args:
+            trial: A running Optuna trial.
+            value: The metric of the chosen objective; NaN/±inf follow ``non_finite``.
+            step: Int >= 0. A step that was already reported keeps its first value.
+            elapsed_s: Compute seconds since the trial started (overrides ``wall_time``).
+
+        Returns:
+            True when the trial should be pruned.
+
+        Raises:
+            TypeError: If ``value`` is not a number or ``step`` not an int.
+            ValueError: If ``step`` < 0 or ``elapsed_s`` is negative.
+        """
+        s = validate.step(step)
+        x = validate.metric(value)
+        if x is None:
+            raise TypeError("expected a number for `value`, got None")
+        e = validate.elapsed(elapsed_s)
+        frozen = _frozen(trial)
+        if s not in frozen.intermediate_values:
+            trial.storage.set_trial_intermediate_value(trial._trial_id, s, x)
+            frozen.intermediate_values[s] = x
+        return self._prune(trial.study, frozen, e)
+
+    # ------------------------------------------------------------- internals
+    def _bind(self, study: Study) -> None:
+        name = study.study_name
+        if self._study_name is None:
+            directions = study.directions
+            n = len(directions)
+            if self._objective_index is None and n > 1:
+                raise ValueError(
+                    f"study {name!r} has {n} objectives; pass `objective_index` to choose the "
+                    "one to decide on"
+                )
+            index = self._objective_index or 0
+            if index >= n:
+                raise ValueError(
+                    f"`objective_index` = {index} but study {name!r} has {n} objective(s)"
+                )
+            self._index = index
+            self._direction = (
+                "maximize" if directions[index] == StudyDirection.MAXIMIZE else "minimize"
+            )
+            self._study_name = name
+        elif name != self._study_name:
+            raise ValueError(
+                f"this OptunaPruner is bound to study {self._study_name!r}; create one pruner "
+                f"per study (got {name!r})"
+            )
+        if self._watcher is None:
+            self._watcher = _make_watcher(study._storage)
+
+    def _ensure_engine(self) -> Engine:
+        if self._engine is None:
+            engine = Engine(
+                self._policy,
+                self._direction,
+                log=self._queue,
+                non_finite=self._non_finite,
+                study_name=self._study_name,
+            )
+            header = None if self._shared is None else self._shared.header
+            if header is not None and header.get("study") != self._study_name:
+                raise ValueError(
+                    f"audit log {self._log_path} belongs to study {header.get('study')!r}, "
+                    f"not {self._study_name!r}; use one log per study"
+                )
+            self._engine = engine
+        return self._engine
+
+    def _decide(
+        self, study: Study, trial: FrozenTrial, elapsed: float | None
+    ) -> tuple[Decision | None, bool]:
+        self._bind(study)
+        if self._shared is None:
+            self._ensure_engine()
+            return self._step(study, trial, elapsed)
+        try:
+            with self._shared.locked() as records:
+                engine = self._ensure_engine()
+                for record in records:
+                    engine.apply_record(record)
+                return self._step(study, trial, elapsed)
+        except BaseException:
+            # The engine may hold state the log does not: rebuild both next time.
+            self._reset()
+            raise
+
+    def _step(
+        self, study: Study, trial: FrozenTrial, elapsed: float | None
+    ) -> tuple[Decision | None, bool]:
+        self._sync(study, trial.number)
+        return self._ingest_own(trial, elapsed)
+
+    def _sync(self, study: Study, own: int) -> None:
+        """Fold trials that finished in storage (and are not finished in the engine) into it."""
+        engine = self._engine
+        watcher = self._watcher
+        if engine is None or watcher is None:  # pragma: no cover - _decide set them
+            return
+        storage = study._storage
+        finished = watcher.poll(storage, study._study_id, own)
+        if not finished:
+            return
+        view = engine.study
+        todo = [
+            f
+            for f in finished
+            if not (str(f.number) in view and view.trial(str(f.number)).state.is_finished)
+        ]
+        missing = [f for f in todo if f.trial is None]
+        fetched: dict[int, FrozenTrial] = {}
+        if len(missing) > _BATCH_FETCH:
+            wanted = {f.number for f in missing}
+            for t in storage.get_all_trials(study._study_id, deepcopy=False, states=_FINISHED):
+                if t.number in wanted:
+                    fetched[t.number] = t
+        else:
+            for f in missing:
+                fetched[f.number] = storage.get_trial(f.trial_id)
+        for f in todo:
+            found = f.trial if f.trial is not None else fetched.get(f.number)
+            if found is not None:
+                self._ingest_finished(engine, found)
+
+    def _ingest_finished(self, engine: Engine, t: FrozenTrial) -> None:
+        tid = str(t.number)
+        view = engine.study
+        if tid not in view:
+            engine.add_trial(tid, _params(t))
+        curve = view.trial(tid)
+        for step in sorted(t.intermediate_values):
+            if step > curve.last_step:
+                value = t.intermediate_values[step]
+                record = {
+                    "kind": "report",
+                    "trial": tid,
+                    "step": step,
+                    "value": value,
+                    "decision": Decision(
+                        Action.CONTINUE, Reason.INGESTED, INGEST_RULE, tid, step
+                    ).to_dict(with_evidence=False),
+                }
+                engine.apply_record(record)
+                if self._queue is not None:
+                    self._queue.append(record)
+        if t.state == OptunaState.COMPLETE:
+            values = t.values
+            engine.complete(tid, values[self._index] if values else None)
+        elif t.state == OptunaState.PRUNED:
+            engine.fail(tid, "pruned")
+        else:
+            engine.fail(tid, "failed")
+
+    def _ingest_own(self, t: FrozenTrial, elapsed: float | None) -> tuple[Decision | None, bool]:
+        engine = self._engine
+        values = t.intermediate_values
+        if engine is None or not values:
+            return None, False
+        tid = str(t.number)
+        view = engine.study
+        if tid not in view:
+            engine.add_trial(tid, _params(t))
+        curve = view.trial(tid)
+        if curve.state in (TrialState.COMPLETED, TrialState.FAILED):
+            return None, False
+        if curve.state is TrialState.STOPPED:
+            return engine.last_decision(tid), False
+        steps = sorted(s for s in values if s > curve.last_step)
+        decision: Decision | None = None
+        for i, s in enumerate(steps):
+            decision = engine.report(
+                tid, s, values[s], elapsed_s=elapsed if i == len(steps) - 1 else None
+            )
+            if decision.action is Action.STOP:
+                return decision, True
+        if decision is None:
+            decision = engine.last_decision(tid)
+        return decision, False
+
+    def _announce(self, study: Study, trial: FrozenTrial, decision: Decision) -> None:
+        storage = study._storage
+        tid = trial._trial_id
+        storage.set_trial_user_attr(tid, ATTR_REASON, decision.reason)
+        storage.set_trial_user_attr(tid, ATTR_RULE, decision.rule)
+        storage.set_trial_user_attr(tid, ATTR_STEP, decision.step)
+        storage.set_trial_user_attr(tid, ATTR_EVIDENCE, jsonable(dict(decision.evidence)))
+
+
+def _params(t: FrozenTrial) -> dict[str, Any]:
+    return {str(k): v for k, v in t.params.items()}
+
+
+def _frozen(trial: Trial) -> FrozenTrial:
+    """The trial's locally cached frozen state (what ``Trial.should_prune`` passes on)."""
+    cached = getattr(trial, "_cached_frozen_trial", None)
+    if isinstance(cached, FrozenTrial):
+        return cached
+    return copy.deepcopy(trial.study._storage.get_trial(trial._trial_id))
