@@ -50,9 +50,9 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "sklearn": {"seeds": 10, "configs": 100, "tasks": SKLEARN_TASKS, "max_step": 20},
 }
 _QUICK: dict[str, dict[str, Any]] = {
-    "lcbench": {"seeds": 3, "configs": 400},
-    "curves": {"seeds": 3},
-    "sklearn": {"seeds": 2, "configs": 40, "tasks": ("wine-sgd",), "max_step": 15},
+    "lcbench": {"seeds": 2, "configs": 300, "budget": "10x"},
+    "curves": {"seeds": 3, "budget": "10x"},
+    "sklearn": {"seeds": 2, "configs": 40, "tasks": ("wine-sgd",), "max_step": 15, "budget": "10x"},
 }
 
 
@@ -74,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--budget",
-        default="20x",
-        help="'20x' = 20 full curves of steps (default), '1040' steps, '3600s' simulated seconds",
+        help="'20x' = 20 full curves of steps (default; --quick: 10x), '1040' steps, "
+        "'3600s' simulated seconds",
     )
     p.add_argument(
         "--methods", nargs="+", help="method names, families (hpprune optuna ray baseline), globs"
@@ -205,7 +205,8 @@ def run_benchmark(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, An
     if configs is not None and configs < 1:
         raise ValueError(f"expected an int >= 1 for `--configs`, got {configs}")
     max_step = args.max_step if args.max_step is not None else defaults.get("max_step")
-    parse_budget(args.budget, 52)  # validate the syntax early
+    budget_text = args.budget or defaults.get("budget", "20x")
+    parse_budget(budget_text, 52)  # validate the syntax early
     skipped: dict[str, str] = {}
     specs = select_methods(args.methods, skipped)
     method_names = tuple(s.name for s in specs)
@@ -251,7 +252,7 @@ def run_benchmark(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, An
             configs=configs,
             max_step=max_step,
             data_dir=args.data_dir,
-            budget=args.budget,
+            budget=budget_text,
             workers=workers,
             methods=method_names,
             curves=tables.get(t),
@@ -288,6 +289,7 @@ def run_benchmark(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, An
     summaries = [s for o in outs for s in o.summaries]
     methods = aggregate(summaries, list(method_names))
     protocol = _protocol(args, argv, tasks, seeds, workers, specs, skipped, outs, wall, configs)
+    protocol["budget"] = budget_text
     doc = {"protocol": protocol, "methods": methods}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

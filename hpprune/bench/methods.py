@@ -56,6 +56,7 @@ from hpprune.types import Action, Direction
 
 __all__ = [
     "FAMILIES",
+    "BuildContext",
     "HpprunePolicyMethod",
     "MethodSpec",
     "NoPruningMethod",
@@ -199,14 +200,45 @@ _CONTEXT_DEFAULTS: dict[str, Any] = {
     "reduction_factor": 3,
     "eta": 3,
 }
+_CONTEXT_INNER = ("policy", "wrapped")
 
 
 class _CannotBuildError(Exception):
     pass
 
 
-def _call_with_context(fn: Callable[..., Any], stream_max_step: int, direction: str) -> Any:
-    """Call ``fn`` filling required arguments (and any ``max_*`` resource) from the stream."""
+@dataclass(frozen=True)
+class BuildContext:
+    """What a policy factory may know about the run.
+
+    Attributes:
+        max_step: Largest step number of the stream (given to ``max_*`` arguments).
+        direction: ``"minimize"`` or ``"maximize"``.
+        n_workers: Number of simulated workers (given to ``max_concurrent``).
+    """
+
+    max_step: int
+    direction: str
+    n_workers: int
+
+
+def _inner_policy() -> Any:
+    """The stop rule given to wrappers/schedulers that need one."""
+    import hpprune
+
+    if hasattr(hpprune, "default_policy"):
+        return hpprune.default_policy()
+    return hpprune.MedianPruner()
+
+
+def _call_with_context(fn: Callable[..., Any], ctx: BuildContext) -> Any:
+    """Call ``fn`` filling required arguments (and resource/worker limits) from ``ctx``.
+
+    ``max_*`` resource arguments get the stream's max step, ``max_concurrent``
+    the worker count, ``direction`` the direction, a required ``policy`` or
+    ``wrapped`` argument the default policy (or MedianPruner), and other
+    required arguments a value from a small table; anything else cannot be built.
+    """
     kwargs: dict[str, Any] = {}
     try:
         sig = inspect.signature(fn)
@@ -216,13 +248,18 @@ def _call_with_context(fn: Callable[..., Any], stream_max_step: int, direction: 
         if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             continue
         if p.name in _CONTEXT_MAX:
-            kwargs[p.name] = stream_max_step
+            kwargs[p.name] = ctx.max_step
+        elif p.name == "max_concurrent":
+            kwargs[p.name] = ctx.n_workers
         elif p.name == "direction":
-            kwargs[p.name] = direction
+            kwargs[p.name] = ctx.direction
         elif p.default is inspect.Parameter.empty:
-            if p.name not in _CONTEXT_DEFAULTS:
+            if p.name in _CONTEXT_INNER:
+                kwargs[p.name] = _inner_policy()
+            elif p.name in _CONTEXT_DEFAULTS:
+                kwargs[p.name] = _CONTEXT_DEFAULTS[p.name]
+            else:
                 raise _CannotBuildError(f"required argument {p.name!r} has no benchmark default")
-            kwargs[p.name] = _CONTEXT_DEFAULTS[p.name]
     return fn(**kwargs)
 
 
@@ -234,12 +271,19 @@ def _snake(name: str) -> str:
 class HpprunePolicyMethod(Method):
     """An hpprune policy behind an :class:`hpprune.Engine` (no audit log).
 
+    Each step is ``engine.report(trial, step, value, elapsed_s)``; a finished
+    trial is ``engine.complete(trial)``. A policy with ``next_trial(study)``
+    (a scheduler such as ResourceScheduler) also decides what a free worker runs:
+    ``"resume"`` resumes the paused trial (recorded with ``engine.decide_external``
+    and the policy's ``resume_decision``), ``"start"`` starts the next
+    configuration, ``"none"`` leaves the worker idle.
+
     Args:
         name: Method name.
-        build: ``build(max_step, direction)`` returns a fresh policy.
+        build: ``build(ctx)`` returns a fresh policy for a :class:`BuildContext`.
     """
 
-    def __init__(self, name: str, build: Callable[[int, str], Any]) -> None:
+    def __init__(self, name: str, build: Callable[[BuildContext], Any]) -> None:
         self.name = name
         self._build = build
 
@@ -247,11 +291,28 @@ class HpprunePolicyMethod(Method):
         from hpprune.engine import Engine
 
         s = sim.stream
-        self._engine = Engine(self._build(s.max_step, s.direction.value), direction=s.direction)
+        self._sim = sim
+        policy = self._build(BuildContext(s.max_step, s.direction.value, sim.n_workers))
+        self._engine = Engine(policy, direction=s.direction)
+        self._scheduler = policy if callable(getattr(policy, "next_trial", None)) else None
+        self._keys: dict[str, int] = {}
+
+    def next_trial(self) -> Choice:
+        if self._scheduler is None:
+            return NewTrial()
+        answer = self._scheduler.next_trial(self._engine.study)
+        if answer.action == "resume" and answer.trial_id in self._keys:
+            key = self._keys[answer.trial_id]
+            if self._sim.trials[key].status is not Status.PAUSED:
+                return None
+            self._engine.decide_external(answer.trial_id, self._scheduler.resume_decision(answer))
+            return Resume(key)
+        return NewTrial() if answer.action == "start" else None
 
     def on_start(self, trial: SimTrial) -> None:
         params = trial.config.params
         self._engine.add_trial(trial.trial_id, dict(params) if params else None)
+        self._keys[trial.trial_id] = trial.key
 
     def on_report(self, trial: SimTrial, column: int) -> Action:
         conf = trial.config
@@ -285,6 +346,7 @@ def _hpprune_specs(skipped: dict[str, str]) -> list[MethodSpec]:
             candidates.append((export, obj))
     if hasattr(hpprune, "default_policy"):
         candidates.insert(0, ("default", hpprune.default_policy))
+    probe_ctx = BuildContext(52, "maximize", 1)
     for export, fn in candidates:
         if export == "default":
             name = "hpprune.default"
@@ -299,7 +361,7 @@ def _hpprune_specs(skipped: dict[str, str]) -> list[MethodSpec]:
             except (TypeError, ValueError):
                 pass
         try:
-            probe = _call_with_context(fn, 52, "maximize")
+            probe = _call_with_context(fn, probe_ctx)
         except Exception as exc:
             skipped[name] = f"cannot be built with benchmark defaults: {exc}"
             continue
@@ -307,10 +369,11 @@ def _hpprune_specs(skipped: dict[str, str]) -> list[MethodSpec]:
             skipped[name] = f"{export} did not return an hpprune Policy"
             continue
 
-        def build(max_step: int, direction: str, fn: Callable[..., Any] = fn) -> Any:
-            return _call_with_context(fn, max_step, direction)
+        def build(ctx: BuildContext, fn: Callable[..., Any] = fn) -> Any:
+            return _call_with_context(fn, ctx)
 
         desc = re.sub(rf"\b({'|'.join(_CONTEXT_MAX)})=52\b", r"\1=<max_step>", repr(probe))
+        desc = desc.replace("max_concurrent=1", "max_concurrent=<workers>")
         specs.append(
             MethodSpec(
                 name,

@@ -54,9 +54,10 @@ PRUNERS = [s for s in SPECS.values() if s.family in ("hpprune", "optuna", "ray")
 
 
 def stops(run: RunResult, bad: Any) -> tuple[int, int]:
+    """Bad and good configurations set aside: stopped early, or left paused (schedulers)."""
     sb = sg = 0
     for key, status in enumerate(run.statuses):
-        if status is Status.STOPPED:
+        if status in (Status.STOPPED, Status.PAUSED):
             if bad[run.started_configs[key]]:
                 sb += 1
             else:
