@@ -32,6 +32,9 @@ from hpprune.pruners.guards import (
 
 # isort: split
 # --- posterior ---
+from hpprune.pruners.posterior import BayesianPruner, Prediction
+
+# isort: split
 # --- scheduler ---
 from hpprune.scheduler import NextTrial, ResourceScheduler  # noqa: E402
 
@@ -78,4 +81,7 @@ __all__ = [
     "policy_hash",
     "read_log",
     "space",
+    # --- posterior
+    "BayesianPruner",
+    "Prediction",
 ]

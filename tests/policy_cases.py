@@ -17,10 +17,16 @@ POLICY_CASES: dict[str, Callable[[], Policy]] = {
     "median": lambda: hpprune.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
     "percentile25": lambda: hpprune.PercentilePruner(25.0, n_startup_trials=3, interval_steps=2),
     "anyof-median-percentile": lambda: hpprune.AnyOf(
-        [hpprune.MedianPruner(n_startup_trials=3), hpprune.PercentilePruner(10.0, n_startup_trials=2)]
+        [
+            hpprune.MedianPruner(n_startup_trials=3),
+            hpprune.PercentilePruner(10.0, n_startup_trials=2),
+        ]
     ),
     "allof-median-percentile": lambda: hpprune.AllOf(
-        [hpprune.MedianPruner(n_startup_trials=3), hpprune.PercentilePruner(75.0, n_startup_trials=2)]
+        [
+            hpprune.MedianPruner(n_startup_trials=3),
+            hpprune.PercentilePruner(75.0, n_startup_trials=2),
+        ]
     ),
     # --- halving ---
     "sha-r3": lambda: hpprune.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
@@ -47,6 +53,18 @@ POLICY_CASES: dict[str, Callable[[], Policy]] = {
         [hpprune.ThresholdPruner(-2.0, 2.0), hpprune.HyperbandPruner(1, 27, 3)]
     ),
     # --- posterior ---
+    "bayesian": lambda: hpprune.BayesianPruner(n_startup_trials=3),
+    "bayesian-window-forget": lambda: hpprune.BayesianPruner(
+        alpha=0.1, n_startup_trials=2, n_warmup_steps=1, window=6, forgetting=0.9, n_keep=0
+    ),
+    "bayesian-warm-delta": lambda: hpprune.BayesianPruner(
+        n_startup_trials=1,
+        min_delta=0.01,
+        interval_steps=2,
+        warm_start=[[[0, 1, 2, 3], [1.5, 1.2, 1.0, 0.9], 0.8], [[0, 1, 2], [0.9, 0.7, 0.6], 0.5]]
+        * 2,
+        warm_weight=0.5,
+    ),
     # --- scheduler ---
     "scheduler-median": lambda: hpprune.ResourceScheduler(
         hpprune.MedianPruner(n_startup_trials=3), max_step=11
