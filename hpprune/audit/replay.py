@@ -603,30 +603,39 @@ class BacktestResult:
 
     def table(self) -> str:
         """Per-log rows then per-policy aggregates, as plain text."""
+        pw = min(80, max([6, *(len(p) for p in self.policies)]))
+        lw = min(40, max([3, *(len(r.log_name) for r in self.rows)]))
         lines = [
-            f"{'log':24s} {'policy':34s} {'best':>8s} {'discarded':>10s} {'regret':>10s} "
+            f"{'log':{lw}s}  {'policy':{pw}s} {'best':>8s} {'discarded':>10s} {'regret':>10s} "
             f"{'saved':>7s} {'unknown':>8s}"
         ]
         for r in self.rows:
             disc = {True: "YES", False: "no", None: "-"}[r.best_discarded]
             lines.append(
-                f"{r.log_name[-24:]:24s} {r.policy[:34]:34s} {_cell(r.best_trial)[-8:]:>8s} "
+                f"{r.log_name[-lw:]:{lw}s}  {r.policy[:pw]:{pw}s} {_cell(r.best_trial)[-8:]:>8s} "
                 f"{disc:>10s} {_cell(r.regret):>10s} {r.steps_saved_fraction:>7.1%} "
                 f"{r.unknown_continuations:>8d}"
             )
         lines.append("")
         lines.append(
-            f"{'policy':34s} {'logs':>5s} {'best discarded':>15s} {'rate':>7s} "
+            f"{'policy':{pw}s} {'logs':>5s} {'best discarded':>15s} {'rate':>7s} "
             f"{'mean regret':>12s} {'max regret':>11s} {'saved':>7s}"
         )
         for pol, agg in self.per_policy().items():
             rate = "-" if agg["discard_rate"] is None else f"{agg['discard_rate']:.0%}"
             lines.append(
-                f"{pol[:34]:34s} {agg['n_logs']:>5d} "
+                f"{pol[:pw]:{pw}s} {agg['n_logs']:>5d} "
                 f"{agg['best_discarded']:>6d} of {agg['n_with_best']:<5d} {rate:>7s} "
                 f"{_cell(agg['mean_regret']):>12s} {_cell(agg['max_regret']):>11s} "
                 f"{agg['mean_steps_saved_fraction']:>7.1%}"
             )
+        lines += [
+            "",
+            "discarded: the policy would have stopped the study's eventual best trial",
+            "saved: share of the recorded steps the policy would not have run",
+            "unknown: trials the log stopped that the policy would have continued "
+            "(their curves past the stop are unknown)",
+        ]
         return "\n".join(lines)
 
 

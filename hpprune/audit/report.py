@@ -47,6 +47,17 @@ def _r(x: float | None) -> float | None:
     return float(f"{x:.6g}")
 
 
+def _short(obj: Any) -> Any:
+    """Floats to 6 significant digits, recursively (for display only)."""
+    if isinstance(obj, float):
+        return float(f"{obj:.6g}")
+    if isinstance(obj, dict):
+        return {k: _short(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_short(v) for v in obj]
+    return obj
+
+
 def _pick(n: int, k: int, must: tuple[int, ...]) -> list[int]:
     """Indices of a downsampled curve: ``k`` evenly spaced plus ``must`` (sorted, unique)."""
     if n <= k:
@@ -119,7 +130,9 @@ def _payload(
             else ""
         )
         cols["params"].append(
-            json.dumps(jsonable(t.params), separators=(", ", ": "))[:300] if t.params else ""
+            json.dumps(_short(jsonable(t.params)), separators=(", ", ": "))[:300]
+            if t.params
+            else ""
         )
         cols["pauses"].append(t.n_pauses)
         cols["resumes"].append(t.n_resumes)
@@ -764,7 +777,8 @@ function drawReasons() {
   var c = setup(document.getElementById("hp-reasons"), h), g = c.g;
   if (!keys.length) { message(c, "Only CONTINUE decisions were recorded."); return; }
   var max = Math.max.apply(null, keys.map(function (k) { return D.reason_counts[k]; }));
-  var box = {l: 190, r: c.w - 60, t: 10, b: h - 10}, rowH = (box.b - box.t) / keys.length;
+  var box = {l: 190, r: c.w - 60, t: 10, b: h - 10};
+  var rowH = Math.min(28, (box.b - box.t) / keys.length);
   g.font = "12px system-ui, sans-serif";
   g.textBaseline = "middle";
   keys.forEach(function (k, i) {
