@@ -59,7 +59,7 @@ from hpprune import validate
 from hpprune.audit.log import AuditLog, LogFormatError, _decode_line, encode_record
 from hpprune.engine import NON_FINITE_MODES, Engine
 from hpprune.pruners.base import Policy, as_policy, policy_from_dict
-from hpprune.types import Action, Decision, Reason, TrialState, jsonable
+from hpprune.types import SCHEMA_VERSION, Action, Decision, Reason, TrialState, jsonable
 
 __all__ = [
     "ATTR_EVIDENCE",
@@ -663,9 +663,15 @@ class OptunaPruner(BasePruner):
                     "trial": tid,
                     "step": step,
                     "value": value,
-                    "decision": Decision(
-                        Action.CONTINUE, Reason.INGESTED, INGEST_RULE, tid, step
-                    ).to_dict(with_evidence=False),
+                    # == Decision(CONTINUE, INGESTED, INGEST_RULE, tid, step).to_dict(...)
+                    "decision": {
+                        "action": "continue",
+                        "reason": Reason.INGESTED,
+                        "rule": INGEST_RULE,
+                        "trial_id": tid,
+                        "step": step,
+                        "schema_version": SCHEMA_VERSION,
+                    },
                 }
                 engine.apply_record(record)
                 if self._queue is not None:

@@ -28,6 +28,42 @@ def open_storage(spec: str) -> optuna.storages.BaseStorage:
     return optuna.storages.RDBStorage(spec, engine_kwargs=kwargs)
 
 
+def run_worker(
+    storage: str,
+    study_name: str,
+    log: str,
+    policy: dict[str, object],
+    *,
+    trials: int = 4,
+    steps: int = 8,
+    seed: int = 0,
+    sleep: float = 0.004,
+) -> None:
+    """Run ``trials`` trials of the synthetic objective with a fresh OptunaPruner."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pruner = OptunaPruner(hpprune.policy_from_dict(policy), log=log)
+    study = optuna.load_study(
+        study_name=study_name,
+        storage=open_storage(storage),
+        pruner=pruner,
+        sampler=optuna.samplers.RandomSampler(seed=seed),
+    )
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        rate = 0.2 + x
+        value = math.inf
+        for step in range(steps):
+            value = (x - 0.3) ** 2 + math.exp(-rate * step) + 0.01 * math.sin(trial.number + step)
+            trial.report(value, step)
+            time.sleep(sleep * (1 + (trial.number + step) % 3))
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    study.optimize(objective, n_trials=trials)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--storage", required=True)
@@ -39,29 +75,16 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sleep", type=float, default=0.004)
     args = p.parse_args()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    policy = hpprune.policy_from_dict(json.loads(args.policy))
-    pruner = OptunaPruner(policy, log=args.log)
-    study = optuna.load_study(
-        study_name=args.study,
-        storage=open_storage(args.storage),
-        pruner=pruner,
-        sampler=optuna.samplers.RandomSampler(seed=args.seed),
+    run_worker(
+        args.storage,
+        args.study,
+        args.log,
+        json.loads(args.policy),
+        trials=args.trials,
+        steps=args.steps,
+        seed=args.seed,
+        sleep=args.sleep,
     )
-
-    def objective(trial: optuna.Trial) -> float:
-        x = trial.suggest_float("x", 0.0, 1.0)
-        rate = 0.2 + x
-        value = math.inf
-        for step in range(args.steps):
-            value = (x - 0.3) ** 2 + math.exp(-rate * step) + 0.01 * math.sin(trial.number + step)
-            trial.report(value, step)
-            time.sleep(args.sleep * (1 + (trial.number + step) % 3))
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-        return value
-
-    study.optimize(objective, n_trials=args.trials)
 
 
 if __name__ == "__main__":
