@@ -259,10 +259,11 @@ class _RDBWatcher:
     """Finds newly finished trials of an RDB storage with one small query per call.
 
     The query asks for trials above the highest id seen plus the ids still
-    unfinished, through the primary key. It runs on a DBAPI connection held
-    per thread: SQLAlchemy's pool checkout and statement handling cost several
-    times the query itself. All values in the SQL text are ints this class
-    produced, so inlining them is safe.
+    unfinished, through the primary key. It runs on one DBAPI connection taken
+    from the storage's pool and held (SQLAlchemy's checkout and statement
+    handling cost several times the query itself); the pruner's lock
+    serialises its use across threads. All values in the SQL text are ints
+    this class produced, so inlining them is safe.
     """
 
     def __init__(self, backend: RDBStorage) -> None:
@@ -275,7 +276,8 @@ class _RDBWatcher:
         self._cols = {c: quote(c) for c in ("trial_id", "number", "state", "study_id")}
         self._hi = -1
         self._open: dict[int, int] = {}  # trial_id -> number of unfinished trials
-        self._local = threading.local()
+        self._conn: Any = None
+        self._pid = -1
 
     def _sql(self, study_id: int) -> str:
         c = self._cols
@@ -291,11 +293,10 @@ class _RDBWatcher:
         )
 
     def _connection(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():
-            conn = self._engine.raw_connection()
-            self._local.conn, self._local.pid = conn, os.getpid()
-        return conn
+        if self._conn is None or self._pid != os.getpid():
+            # A forked child never touches its parent's connection.
+            self._conn, self._pid = self._engine.raw_connection(), os.getpid()
+        return self._conn
 
     def _query(self, study_id: int) -> list[Any]:
         sql = self._sql(study_id)
@@ -312,7 +313,7 @@ class _RDBWatcher:
                 return rows
             except Exception:
                 # A dropped connection: take a fresh one once, then give up.
-                self._local.conn = None
+                self._conn = None
                 with contextlib.suppress(Exception):
                     conn.invalidate()
                 if attempt:
@@ -494,8 +495,9 @@ class OptunaPruner(BasePruner):
         return self._prune(study, trial, None)
 
     def _prune(self, study: Study, trial: FrozenTrial, elapsed: float | None) -> bool:
-        if elapsed is None and self._wall_time and trial.datetime_start is not None:
-            elapsed = max(0.0, (datetime.now() - trial.datetime_start).total_seconds())
+        started = trial.datetime_start
+        if elapsed is None and self._wall_time and started is not None:
+            elapsed = max(0.0, (datetime.now(started.tzinfo) - started).total_seconds())
         with self._lock:
             decision, fresh = self._decide(study, trial, elapsed)
         if decision is None:
