@@ -58,7 +58,7 @@ from optuna.trial import TrialState as OptunaState
 from hpprune import validate
 from hpprune.audit.log import AuditLog, LogFormatError, _decode_line, encode_record
 from hpprune.engine import NON_FINITE_MODES, Engine
-from hpprune.pruners.base import Policy, as_policy, policy_from_dict
+from hpprune.pruners.base import Policy, as_policy
 from hpprune.types import SCHEMA_VERSION, Action, Decision, Reason, TrialState, jsonable
 
 __all__ = [
@@ -421,8 +421,9 @@ class OptunaPruner(BasePruner):
 
     # ------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
+        # Only the constructor arguments: state is rebuilt from the log and storage.
         return {
-            "policy": self._policy.to_dict(),
+            "policy": self._policy,
             "log": None if self._log_path is None else str(self._log_path),
             "objective_index": self._objective_index,
             "non_finite": self._non_finite,
@@ -431,7 +432,7 @@ class OptunaPruner(BasePruner):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(  # type: ignore[misc]
-            policy_from_dict(state["policy"]),
+            state["policy"],
             state["log"],
             objective_index=state["objective_index"],
             non_finite=state["non_finite"],
