@@ -19,8 +19,9 @@ def _family(name: str) -> str:
 def plot_regret(doc: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Draw one panel per worker setting from a results document.
 
-    Regret is drawn on a log scale; values below 0.001 (including exact zeros)
-    are drawn at 0.001. Missing (None) points are skipped.
+    Regret is drawn on a log scale whose floor is half the lowest final regret
+    of any method but the oracle (at least 0.001); lower values, including exact
+    zeros, are drawn at the floor. Missing (None) points are skipped.
 
     Args:
         doc: The ``results.json`` document (needs ``regret_curve`` per method).
@@ -39,13 +40,19 @@ def plot_regret(doc: dict[str, Any], path: str | os.PathLike[str]) -> None:
     cmap = plt.get_cmap("tab20")
     names = sorted({e["method"] for e in doc["methods"].values()})
     colours = {n: cmap(i % 20) for i, n in enumerate(names)}
+    finals = [
+        e["final_regret"]
+        for e in doc["methods"].values()
+        if e["method"] != "oracle" and e.get("final_regret")
+    ]
+    floor = max(_FLOOR, 0.5 * min(finals)) if finals else _FLOOR
     for ax, w in zip(axes[0], workers, strict=True):
         for entry in doc["methods"].values():
             if entry["workers"] != w:
                 continue
             curve = entry["regret_curve"]
             xs = curve["budget_fraction"]
-            ys = [max(y, _FLOOR) if y is not None else None for y in curve["regret"]]
+            ys = [max(y, floor) if y is not None else None for y in curve["regret"]]
             pts = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
             name = entry["method"]
             fam = _family(name)
@@ -58,7 +65,7 @@ def plot_regret(doc: dict[str, Any], path: str | os.PathLike[str]) -> None:
                 label=name,
             )
         ax.set_yscale("log")
-        ax.set_ylim(_FLOOR * 0.8, 1.05)
+        ax.set_ylim(floor * 0.9, 1.05)
         ax.set_xlim(0, 1)
         ax.set_xlabel(f"fraction of budget ({doc['protocol']['budget']})")
         ax.set_ylabel("mean normalised regret (log)")
