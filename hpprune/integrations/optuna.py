@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import fcntl
+import gc
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -58,7 +59,7 @@ from optuna.trial import TrialState as OptunaState
 from hpprune import validate
 from hpprune.audit.log import AuditLog, LogFormatError, _decode_line, encode_record
 from hpprune.engine import NON_FINITE_MODES, Engine
-from hpprune.pruners.base import Policy, as_policy
+from hpprune.pruners.base import Policy, as_policy, policy_hash
 from hpprune.types import SCHEMA_VERSION, Action, Decision, Reason, TrialState, jsonable
 
 __all__ = [
@@ -99,7 +100,6 @@ class _SharedLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.header: dict[str, Any] | None = None
         self.pending: list[bytes] = []
         self._fd: int | None = None
         self._pid = -1
@@ -153,8 +153,6 @@ class _SharedLog:
             if raw.strip():
                 record = _decode_line(raw, self._lineno, self.path)
                 if record is not None:
-                    if self.header is None:
-                        self.header = record
                     records.append(record)
         if tail:
             self._lineno += 1
@@ -195,13 +193,6 @@ class _QueueLog(AuditLog):
 
     def flush(self) -> None:
         """Nothing to do: the shared log writes queued records before unlocking."""
-
-    def write_header_if_empty(self, header: Mapping[str, Any]) -> dict[str, Any] | None:
-        if self._shared.header is not None:
-            return dict(self._shared.header)
-        self.append(header)
-        self._shared.header = dict(header)
-        return None
 
     def close(self) -> None:
         """Nothing to do: the shared log owns the file."""
@@ -579,22 +570,44 @@ class OptunaPruner(BasePruner):
         if self._watcher is None:
             self._watcher = _make_watcher(study._storage)
 
-    def _ensure_engine(self) -> Engine:
-        if self._engine is None:
+    def _ensure_engine(self, records: list[dict[str, Any]]) -> Engine:
+        """The engine; on first use built from the log's ``records`` (header first), if any."""
+        if self._engine is not None:
+            for record in records:
+                self._engine.apply_record(record)
+            return self._engine
+        if not records:
             engine = Engine(
                 self._policy,
                 self._direction,
-                log=self._queue,
                 non_finite=self._non_finite,
                 study_name=self._study_name,
             )
-            header = None if self._shared is None else self._shared.header
-            if header is not None and header.get("study") != self._study_name:
-                raise ValueError(
-                    f"audit log {self._log_path} belongs to study {header.get('study')!r}, "
-                    f"not {self._study_name!r}; use one log per study"
-                )
+            if self._queue is not None:  # a new log: the header first, then the records
+                header = engine.header()
+                self._queue.append(header)
+                engine = Engine.from_records([header], self._policy, log=self._queue)
             self._engine = engine
+            return engine
+        header = records[0]
+        where = f"audit log {self._log_path}"
+        if header.get("kind") != "study":
+            raise LogFormatError(f"{where} does not start with a study record")
+        if header.get("study") != self._study_name:
+            raise ValueError(
+                f"{where} belongs to study {header.get('study')!r}, not "
+                f"{self._study_name!r}; use one log per study"
+            )
+        if header.get("policy_hash") != policy_hash(self._policy):
+            raise ValueError(
+                f"{where} was written for policy {header.get('policy')}, not "
+                f"{self._policy.to_dict()}; use another log file"
+            )
+        for key, mine in (("direction", self._direction), ("non_finite", self._non_finite)):
+            if header.get(key) != mine:
+                raise ValueError(f"{where} has {key} {header.get(key)!r}, not {mine!r}")
+        # Engine.from_records folds in bulk (pools sorted once, no cyclic GC).
+        self._engine = Engine.from_records(records, self._policy, log=self._queue)
         return self._engine
 
     def _decide(
@@ -602,13 +615,11 @@ class OptunaPruner(BasePruner):
     ) -> tuple[Decision | None, bool]:
         self._bind(study)
         if self._shared is None:
-            self._ensure_engine()
+            self._ensure_engine([])
             return self._step(study, trial, elapsed)
         try:
             with self._shared.locked() as records:
-                engine = self._ensure_engine()
-                for record in records:
-                    engine.apply_record(record)
+                self._ensure_engine(records)
                 return self._step(study, trial, elapsed)
         except BaseException:
             # The engine may hold state the log does not: rebuild both next time.
@@ -647,10 +658,13 @@ class OptunaPruner(BasePruner):
         else:
             for f in missing:
                 fetched[f.number] = storage.get_trial(f.trial_id)
-        for f in todo:
-            found = f.trial if f.trial is not None else fetched.get(f.number)
-            if found is not None:
-                self._ingest_finished(engine, found)
+        # A first sync can fold thousands of trials: the cyclic GC would rescan
+        # the new long-lived objects again and again (Engine.from_records does the same).
+        with _gc_paused() if len(todo) > _BATCH_FETCH else contextlib.nullcontext():
+            for f in todo:
+                found = f.trial if f.trial is not None else fetched.get(f.number)
+                if found is not None:
+                    self._ingest_finished(engine, found)
 
     def _ingest_finished(self, engine: Engine, t: FrozenTrial) -> None:
         tid = str(t.number)
@@ -720,6 +734,17 @@ class OptunaPruner(BasePruner):
         storage.set_trial_user_attr(tid, ATTR_RULE, decision.rule)
         storage.set_trial_user_attr(tid, ATTR_STEP, decision.step)
         storage.set_trial_user_attr(tid, ATTR_EVIDENCE, jsonable(dict(decision.evidence)))
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _params(t: FrozenTrial) -> dict[str, Any]:

@@ -222,6 +222,15 @@ def test_log_of_another_policy_or_study_is_refused(tmp_path: Path) -> None:
     trial.report(1.0, 0)
     with pytest.raises(ValueError, match="belongs to study 's1'"):
         trial.should_prune()
+    for kwargs, match in (({"direction": "maximize"}, "direction"), ({}, "non_finite")):
+        pruner = OptunaPruner(
+            hpprune.MedianPruner(), log=log, non_finite="ignore" if not kwargs else "stop"
+        )
+        again = optuna.create_study(study_name="s1", pruner=pruner, **kwargs)
+        trial = again.ask()
+        trial.report(1.0, 0)
+        with pytest.raises(ValueError, match=match):
+            trial.should_prune()
 
 
 def test_restart_from_log_continues_identically(tmp_path: Path) -> None:
