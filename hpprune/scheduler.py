@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-from scipy.stats import norm
 
 from hpprune import validate
 from hpprune.curves import StudyView, TrialCurve
@@ -107,7 +106,9 @@ def expected_gain(incumbent: float, mean: float, std: float) -> float:
     if std <= 0:
         return max(0.0, diff)
     z = diff / std
-    return float(diff * norm.cdf(z) + std * norm.pdf(z))
+    cdf = 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+    pdf = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return diff * cdf + std * pdf
 
 
 @dataclass(frozen=True)
