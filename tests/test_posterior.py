@@ -519,3 +519,70 @@ def test_engine_log_records_stop_evidence(tmp_path: Path) -> None:
     stops = [r for r in records if r.get("decision", {}).get("action") == "stop"]
     assert stops and stops[-1]["decision"]["reason"] == "posterior_low"
     assert stops[-1]["decision"]["evidence"]["n_peers"] >= 3
+
+
+# ------------------------------------------------------ calibration bench
+
+
+def test_reliability_table_and_ece() -> None:
+    from hpprune.bench.calibration import pit_error, reliability
+
+    p = np.array([0.05] * 10 + [0.95] * 10 + [math.nan])
+    y = np.array([0] * 9 + [1] + [1] * 10 + [1], dtype=float)
+    rel = reliability(p, y)
+    assert rel.n == 20
+    assert rel.bins[0][2] == rel.bins[9][2] == 10
+    assert rel.bins[0][3:] == pytest.approx((0.05, 0.1))
+    assert rel.bins[9][3:] == pytest.approx((0.95, 1.0))
+    assert rel.ece == pytest.approx(0.05)
+    assert "ECE = 0.0500" in rel.markdown()
+    assert pit_error(np.linspace(0.0, 1.0, 100001)) < 1e-3
+    assert pit_error(np.full(100, 0.5)) > 0.2
+
+
+def test_heldout_records_on_synthetic_curves() -> None:
+    from hpprune.bench.calibration import heldout_records, reliability
+    from hpprune.bench.sources import CurveSet
+
+    curves = population(60, n_steps=10, seed=17)
+    values = -np.array(curves)  # maximised metric
+    cs = CurveSet(
+        task="synthetic",
+        direction="maximize",
+        config_ids=tuple(f"c{i}" for i in range(60)),
+        values=values,
+        elapsed=None,
+        params=None,
+        steps=np.arange(1, 11),
+    )
+    rec = heldout_records(cs, 20, (1, 5, 9), max_queries=30)
+    p, y, pit = rec.arrays()
+    assert len(p) == 30 * 3 and set(rec.step) == {1, 5, 9}
+    assert ((p >= 0) & (p <= 1)).all() and set(y) <= {0.0, 1.0}
+    assert ((pit >= 0) & (pit <= 1)).all()
+    incumbent = values[:20, -1].max()
+    assert y.sum() == 3 * (values[20:50, -1] > incumbent).sum()
+    assert reliability(p, y).ece < 0.2
+
+
+_HAVE_LCBENCH = all(
+    (Path(__file__).resolve().parents[2] / "shared" / "data" / "lcbench" / f).is_file()
+    for f in ("model.onnx", "encoding.json", "config_space.json")
+)
+
+
+@pytest.mark.skipif(not _HAVE_LCBENCH, reason="LCBench surrogate data not available")
+def test_discard_benchmark_smoke() -> None:
+    pytest.importorskip("onnxruntime")
+    from hpprune.bench.calibration import discard_benchmark
+
+    res = discard_benchmark(
+        {"none": hpprune.NoPruning, "bayes": BayesianPruner},
+        tasks=("189906",),
+        seeds=(0,),
+        n_configs=20,
+    )
+    none, bayes = res
+    assert (none.runs, none.discards, none.stopped, none.epochs) == (1, 0, 0, 20 * 52)
+    assert bayes.stopped > 0 and bayes.epochs < none.epochs
+    assert bayes.per_run_stops == (bayes.stopped,)

@@ -57,7 +57,7 @@ _DIRECTIONS = ("minimize", "maximize")
 class Prediction:
     """Predictive distribution of a trial's final metric (user scale).
 
-    The final metric is ``mean_loc + sign * scale * T`` where ``T`` follows a
+    The final metric is distributed as ``mean + scale * T`` where ``T`` follows a
     Student-t distribution with ``dof`` degrees of freedom.
 
     Attributes:
