@@ -155,6 +155,7 @@ class StudyView:
         self._incumbent_id: str | None = None
         self._best_observed = float("inf")
         self._max_step = -1
+        self._bulk = False  # True while Engine.from_records folds a log (see _begin_bulk)
 
     # ----------------------------------------------------------------- queries
     @property
@@ -269,11 +270,30 @@ class StudyView:
         for item in curve.groups.items():
             yield (pool, item, step)
 
+    def _begin_bulk(self) -> None:
+        """Append to the pools without sorting until :meth:`_end_bulk` (log replay only).
+
+        Nothing may read the pools in between: replaying recorded decisions
+        never calls a policy. Sorting once at the end replaces one ``insort``
+        per point, which costs O(n) each on pools of n trials.
+        """
+        self._bulk = True
+
+    def _end_bulk(self) -> None:
+        """Sort every pool once and go back to sorted inserts."""
+        if self._bulk:
+            for pools in (self._sorted, self._msorted):
+                for lst in pools.values():
+                    lst.sort()
+            self._bulk = False
+
     def _insert(self, curve: TrialCurve, pool: Pool, step: int, score: float) -> None:
         if not curve.groups:  # fast path: the global pool only
             lst = self._sorted.get((pool, None, step))
             if lst is None:
                 self._sorted[(pool, None, step)] = [score]
+            elif self._bulk:
+                lst.append(score)
             else:
                 bisect.insort(lst, score)
             return
@@ -281,16 +301,14 @@ class StudyView:
             lst = self._sorted.get(key)
             if lst is None:
                 self._sorted[key] = [score]
+            elif self._bulk:
+                lst.append(score)
             else:
                 bisect.insort(lst, score)
 
     def _remove(self, curve: TrialCurve, pool: Pool, step: int, score: float) -> None:
         for key in self._keys(curve, pool, step):
-            lst = self._sorted.get(key)
-            if lst:
-                i = bisect.bisect_left(lst, score)
-                if i < len(lst) and lst[i] == score:
-                    del lst[i]
+            _discard(self._sorted.get(key), score, self._bulk)
 
     def _index_milestone(self, milestone: int, position: int) -> None:
         self._milestones.insert(position, milestone)
@@ -307,15 +325,15 @@ class StudyView:
 
     def _minsert(self, curve: TrialCurve, pool: Pool, milestone: int, score: float) -> None:
         for key in self._keys(curve, pool, milestone):
-            bisect.insort(self._msorted.setdefault(key, []), score)
+            lst = self._msorted.setdefault(key, [])
+            if self._bulk:
+                lst.append(score)
+            else:
+                bisect.insort(lst, score)
 
     def _mremove(self, curve: TrialCurve, pool: Pool, milestone: int, score: float) -> None:
         for key in self._keys(curve, pool, milestone):
-            lst = self._msorted.get(key)
-            if lst:
-                i = bisect.bisect_left(lst, score)
-                if i < len(lst) and lst[i] == score:
-                    del lst[i]
+            _discard(self._msorted.get(key), score, self._bulk)
 
     def _each_milestone(self, curve: TrialCurve) -> Iterator[tuple[int, float]]:
         cap = curve.milestone_cap
@@ -394,3 +412,16 @@ class StudyView:
 
 
 _EMPTY: list[float] = []
+
+
+def _discard(lst: list[float] | None, score: float, unsorted: bool) -> None:
+    """Remove one occurrence of ``score`` from a pool, if present."""
+    if not lst:
+        return
+    if unsorted:
+        if score in lst:
+            lst.remove(score)
+        return
+    i = bisect.bisect_left(lst, score)
+    if i < len(lst) and lst[i] == score:
+        del lst[i]

@@ -73,6 +73,9 @@ __all__ = [
 LOOP_RULE = "SearchLoop"
 """Rule name of the decisions the loop records itself (resumes)."""
 
+ABANDONED = "abandoned"
+"""Fail reason of trials found running in a log the loop continues (their process died)."""
+
 Chooser = Callable[[Sequence[str], StudyView, bool], str | None]
 """``chooser(paused_ids, study, can_start_new) -> trial id to resume, or None``.
 
@@ -440,7 +443,9 @@ class SearchLoop:
             that study: its state is rebuilt with ``Engine.from_log``, trial
             numbers continue after the existing ones, and its paused trials
             can be resumed (with their checkpoints when ``checkpoint_dir`` is
-            the same).
+            the same). Trials the log still shows running (their process was
+            killed before telling them) are failed with reason ``"abandoned"``,
+            so they do not stay running forever. One loop per log at a time.
         sampler: Optional Optuna sampler (e.g. ``TPESampler(seed=0)``) used
             instead of random sampling; needs optuna installed.
         seed: Seed of the random sampler; trial ``n`` draws its parameters
@@ -514,6 +519,8 @@ class SearchLoop:
             path = log.path
         elif isinstance(log, (str, os.PathLike)):
             path = Path(log)
+        if path is not None and path.is_dir():
+            raise IsADirectoryError(f"expected a file path for `log`, got the directory {path}")
         if path is None or not path.exists() or path.stat().st_size == 0:
             return Engine(
                 self.policy, self.direction, log, non_finite=non_finite, study_name=study_name
@@ -536,6 +543,16 @@ class SearchLoop:
                 trial._resumed_after = curve.last_step
                 self._trials[tid] = trial
                 self._paused.append(trial)
+            elif curve.state in (TrialState.RUNNING, TrialState.STALE):
+                # Its run ended with the process that wrote the log (killed, power
+                # loss): nobody can report for it any more, so record that it failed.
+                engine.fail(tid, ABANDONED)
+                trial = LoopTrial(self, number, tid, curve.params)
+                trial.state = TrialState.FAILED
+                trial.runs = 1
+                trial.error = ABANDONED
+                trial._told = True
+                self._trials[tid] = trial
         return engine
 
     # --------------------------------------------------------------- helpers
@@ -791,7 +808,16 @@ class SearchLoop:
             if trial._told:
                 raise ValueError(f"trial {trial.trial_id!r} was already told")
             x = validate.metric(value)
-            wanted = None if state is None else TrialState(state)
+            if state is not None and not isinstance(state, str):
+                raise TypeError(
+                    f"expected None, 'completed' or 'failed' for `state`, got {state!r}"
+                )
+            try:
+                wanted = None if state is None else TrialState(state)
+            except ValueError:
+                raise ValueError(
+                    f"expected None, 'completed' or 'failed' for `state`, got {state!r}"
+                ) from None
             if wanted not in (
                 None,
                 TrialState.COMPLETED,
@@ -877,6 +903,9 @@ class SearchLoop:
             trial.error = text + "\n" + traceback.format_exc(limit=8)
             self._fail_quietly(trial, text, detail=trial.error)
             return
+        except BaseException as exc:  # SystemExit, or an exception that killed the thread
+            self._fail_quietly(trial, f"worker ended: {type(exc).__name__}: {exc}")
+            raise
         try:
             self.tell(trial, value)
         except (TypeError, ValueError) as exc:
@@ -949,6 +978,10 @@ class SearchLoop:
             raise ValueError("give `n_trials` or `timeout_s` (or both)")
         limit = None if n_trials is None else validate.int_param(n_trials, "n_trials", 0)
         timeout = None if timeout_s is None else validate.float_param(timeout_s, "timeout_s", 0.0)
+        if not isinstance(progress, bool) and not callable(getattr(progress, "write", None)):
+            raise TypeError(
+                f"expected a bool or a text stream for `progress`, got {type(progress).__name__}"
+            )
         budget = _Budget(limit, None if timeout is None else time.monotonic() + timeout, self)
         bar = _Progress(progress, limit, self.direction) if progress else None
         self._on_finish = bar.update if bar is not None else None

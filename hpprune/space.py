@@ -155,6 +155,8 @@ class IntUniform(Distribution):
     def __post_init__(self) -> None:
         lo = validate.int_param(self.low, "low", 1 if self.log else -(2**63))
         hi = validate.int_param(self.high, "high", -(2**63))
+        if hi > 2**63 - 1:  # numpy draws int64
+            raise ValueError(f"expected an int <= {2**63 - 1} for `high`, got {hi}")
         if hi < lo:
             raise ValueError(f"expected `high` >= `low`, got low={lo}, high={hi}")
         if not isinstance(self.log, bool):

@@ -28,7 +28,7 @@ import fcntl
 import json
 import os
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -154,11 +154,19 @@ class AuditLog:
 
 
 _DECODER = json.JSONDecoder()
+# The C scanner behind json.loads, called without its Python wrappers.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def _decode_line(raw: bytes, lineno: int, path: Path) -> dict[str, Any] | None:
     try:
-        record = _DECODER.decode(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        try:  # fast path: one JSON value at the start of the line, then only "\n"
+            record, end = _SCAN(text, 0)
+            if end != len(text) and text[end:].strip():
+                raise ValueError("extra data")
+        except (StopIteration, ValueError):  # leading blanks, or not JSON: the full decoder
+            record = _DECODER.decode(text)
     except (json.JSONDecodeError, UnicodeDecodeError):
         warnings.warn(f"{path}:{lineno}: skipped a torn or malformed log line", stacklevel=3)
         return None
