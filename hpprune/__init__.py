@@ -1,27 +1,18 @@
-"""hpprune: decide, while a hyperparameter search runs, which trials deserve more compute."""
+"""hpprune: decide, while a hyperparameter search runs, which trials deserve more compute.
 
+Everything public is re-exported here; one module per algorithm lives under
+:mod:`hpprune.pruners`, the front doors under :mod:`hpprune.integrations`
+(Optuna, Ray Tune) and :mod:`hpprune.loop`, the audit tools under
+:mod:`hpprune.audit` and the benchmark under :mod:`hpprune.bench`.
+"""
+
+from hpprune import space
 from hpprune.audit.log import AuditLog, LogFormatError, read_log
 from hpprune.curves import StudyView, TrialCurve
+from hpprune.defaults import default_policy
 from hpprune.engine import Engine
+from hpprune.loop import LoopResult, LoopTrial, SearchLoop, TrialRecord
 from hpprune.pruners.base import AllOf, AnyOf, NoPruning, Policy, policy_from_dict, policy_hash
-from hpprune.pruners.percentile import MedianPruner, PercentilePruner
-from hpprune.types import (
-    Action,
-    Decision,
-    Direction,
-    Observation,
-    Reason,
-    TrialState,
-)
-
-__version__ = "0.1.0"
-
-# --- halving (SuccessiveHalvingPruner, HyperbandPruner) ---
-from hpprune.pruners.halving import SuccessiveHalvingPruner
-from hpprune.pruners.hyperband import HyperbandPruner
-
-# isort: split
-# --- guards ---
 from hpprune.pruners.guards import (
     KeepDiverse,
     KeepTopK,
@@ -29,27 +20,21 @@ from hpprune.pruners.guards import (
     PatientPruner,
     ThresholdPruner,
 )
-
-# isort: split
-# --- posterior ---
+from hpprune.pruners.halving import SuccessiveHalvingPruner
+from hpprune.pruners.hyperband import HyperbandPruner
+from hpprune.pruners.percentile import MedianPruner, PercentilePruner
 from hpprune.pruners.posterior import BayesianPruner, Prediction
+from hpprune.scheduler import NextTrial, ResourceScheduler
+from hpprune.types import Action, Decision, Direction, Observation, Reason, TrialState
 
-# isort: split
-# --- scheduler ---
-from hpprune.scheduler import NextTrial, ResourceScheduler  # noqa: E402
-
-# --- loop ---
-# isort: split
-from hpprune import space
-from hpprune.loop import LoopResult, LoopTrial, SearchLoop, TrialRecord
-
-# --- default policy ---
+__version__ = "0.1.0"
 
 __all__ = [
     "Action",
     "AllOf",
     "AnyOf",
     "AuditLog",
+    "BayesianPruner",
     "Decision",
     "Direction",
     "Engine",
@@ -61,14 +46,15 @@ __all__ = [
     "LoopTrial",
     "MedianPruner",
     "MinimumAccuracyPruner",
+    "NextTrial",
     "NoPruning",
     "Observation",
     "PatientPruner",
     "PercentilePruner",
     "Policy",
+    "Prediction",
     "Reason",
     "ResourceScheduler",
-    "NextTrial",
     "SearchLoop",
     "StudyView",
     "SuccessiveHalvingPruner",
@@ -77,11 +63,9 @@ __all__ = [
     "TrialRecord",
     "TrialState",
     "__version__",
+    "default_policy",
     "policy_from_dict",
     "policy_hash",
     "read_log",
     "space",
-    # --- posterior
-    "BayesianPruner",
-    "Prediction",
 ]

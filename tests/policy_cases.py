@@ -65,6 +65,7 @@ POLICY_CASES: dict[str, Callable[[], Policy]] = {
         * 2,
         warm_weight=0.5,
     ),
+    "default": lambda: hpprune.default_policy(max_step=11),
     # --- scheduler ---
     "scheduler-median": lambda: hpprune.ResourceScheduler(
         hpprune.MedianPruner(n_startup_trials=3), max_step=11
