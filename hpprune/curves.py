@@ -14,7 +14,8 @@ finite scores are stored; non-finite reports never enter any statistic.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator, Mapping
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from hpprune.types import Direction, TrialState
@@ -41,13 +42,16 @@ class TrialCurve:
         resources: Last resource readings (e.g. ``{"memory_mb": 800.0}``).
         peak_memory_mb: Largest ``memory_mb`` reading so far (0.0 without any).
         n_pauses: How many times the trial has been paused.
+        spent_s: Latest ``elapsed_s`` reported (compute seconds spent so far).
         milestone_cap: Largest milestone the trial counts for in
             :meth:`StudyView.scores_from` (None: no cap; set when it is stopped
             at a rung).
     """
 
     __slots__ = (
+        "_on_state",
         "_pos",
+        "_state",
         "best_score",
         "elapsed",
         "final_score",
@@ -55,12 +59,12 @@ class TrialCurve:
         "index",
         "last_step",
         "milestone_cap",
+        "n_pauses",
         "params",
         "peak_memory_mb",
-        "n_pauses",
         "resources",
         "scores",
-        "state",
+        "spent_s",
         "steps",
         "trial_id",
     )
@@ -74,7 +78,9 @@ class TrialCurve:
     ) -> None:
         self.trial_id = trial_id
         self.index = index
-        self.state = TrialState.RUNNING
+        self._state = TrialState.RUNNING
+        self.spent_s = 0.0
+        self._on_state: Callable[[TrialCurve, TrialState], None] | None = None
         self.steps: list[int] = []
         self.scores: list[float] = []
         self.elapsed: list[float | None] = []
@@ -88,6 +94,18 @@ class TrialCurve:
         self.n_pauses = 0
         self.milestone_cap: int | None = None
         self._pos: dict[int, int] = {}
+
+    @property
+    def state(self) -> TrialState:
+        """Current :class:`TrialState` (the store keeps per-state indexes of it)."""
+        return self._state
+
+    @state.setter
+    def state(self, new: TrialState) -> None:
+        old = self._state
+        self._state = new
+        if self._on_state is not None and old is not new:
+            self._on_state(self, old)
 
     @property
     def n_steps(self) -> int:
@@ -155,6 +173,10 @@ class StudyView:
         self._incumbent_id: str | None = None
         self._best_observed = float("inf")
         self._max_step = -1
+        self._by_state: dict[TrialState, dict[str, TrialCurve]] = {st: {} for st in TrialState}
+        self._spent_s = 0.0
+        self._est = [0, 0.0, 0.0]  # finished trials' estimated finals: count, sum, sum of squares
+        self._finished_rates: list[float] = []
         self._bulk = False  # True while Engine.from_records folds a log (see _begin_bulk)
 
     # ----------------------------------------------------------------- queries
@@ -250,6 +272,37 @@ class StudyView:
         """Best canonical score reported by any trial at any step (inf if none)."""
         return self._best_observed
 
+    def trials_in(self, state: TrialState) -> list[TrialCurve]:
+        """Trials currently in ``state``, in the order they entered it (O(k))."""
+        return list(self._by_state[state].values())
+
+    def n_in(self, state: TrialState) -> int:
+        """Number of trials currently in ``state`` (O(1))."""
+        return len(self._by_state[state])
+
+    @property
+    def spent_seconds(self) -> float:
+        """Compute seconds reported by all trials together (sum of their latest ``elapsed_s``)."""
+        return self._spent_s
+
+    def finished_estimates(self) -> tuple[int, float, float]:
+        """Count, mean and sample std of finished trials' estimated final scores.
+
+        The estimate is the final score of a completed trial and the best score
+        of a stopped or failed one; non-finite estimates are left out.
+        """
+        n, total, sq = self._est
+        if n == 0:
+            return 0, math.inf, 0.0
+        mean = total / n
+        var = max(sq / n - mean * mean, 0.0) * n / (n - 1) if n > 1 else 0.0
+        return int(n), mean, math.sqrt(var)
+
+    def finished_rate_median(self) -> float | None:
+        """Median seconds per step of finished trials with timing data."""
+        rates = self._finished_rates
+        return rates[len(rates) // 2] if rates else None
+
     def to_value(self, score: float) -> float:
         """Canonical score -> the user's metric scale (for evidence)."""
         return self.direction.to_value(score)
@@ -261,7 +314,22 @@ class StudyView:
     ) -> TrialCurve:
         curve = TrialCurve(trial_id, len(self._trials), params, groups)
         self._trials[trial_id] = curve
+        self._by_state[curve.state][trial_id] = curve
+        curve._on_state = self._state_changed
         return curve
+
+    def _state_changed(self, curve: TrialCurve, old: TrialState) -> None:
+        del self._by_state[old][curve.trial_id]
+        self._by_state[curve.state][curve.trial_id] = curve
+        if curve.state.is_finished and not old.is_finished:
+            est = curve.final_score if curve.final_score is not None else curve.best_score
+            if math.isfinite(est):
+                self._est[0] += 1
+                self._est[1] += est
+                self._est[2] += est * est
+            rate = curve.seconds_per_step()
+            if rate is not None:
+                bisect.insort(self._finished_rates, rate)
 
     def _keys(
         self, curve: TrialCurve, pool: Pool, step: int
@@ -362,6 +430,9 @@ class StudyView:
     ) -> None:
         curve.last_step = step
         self._max_step = max(self._max_step, step)
+        if elapsed is not None:
+            self._spent_s += elapsed - curve.spent_s
+            curve.spent_s = elapsed
         if score is None:
             return
         if self._milestones and curve.state is not TrialState.STALE:
@@ -382,10 +453,10 @@ class StudyView:
             self._insert(curve, "all", step, score)
 
     def _complete(self, curve: TrialCurve, final_score: float | None, use_last: bool) -> None:
-        curve.state = TrialState.COMPLETED
         if final_score is None and use_last and curve.scores:
             final_score = curve.scores[-1]
         curve.final_score = final_score
+        curve.state = TrialState.COMPLETED
         self._completed.append(curve.trial_id)
         for step, score in zip(curve.steps, curve.scores, strict=True):
             self._insert(curve, "completed", step, score)

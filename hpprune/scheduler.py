@@ -259,9 +259,8 @@ class ResourceScheduler(Policy):
         """The predictive model in use."""
         if self._model is not None:
             return self._model
-        if callable(getattr(self.policy, "predict", None)):
-            return self.policy  # type: ignore[return-value]
-        return PeerDeltaModel()
+        found = _find_predictor(self.policy)
+        return _UserScaleModel(found) if found is not None else PeerDeltaModel()
 
     # ------------------------------------------------------------ numbers
     def horizon(self, study: StudyView) -> int:
@@ -273,7 +272,7 @@ class ResourceScheduler(Policy):
 
     def spent_hours(self, study: StudyView) -> float:
         """Compute hours spent so far by every trial."""
-        return sum((c.last_elapsed or 0.0) for c in study.trials()) / 3600.0
+        return study.spent_seconds / 3600.0
 
     def seconds_per_step(self, trial: TrialCurve, study: StudyView) -> float:
         """Observed seconds per step, or the nearest peers' (by hyperparameters)."""
@@ -310,21 +309,28 @@ class ResourceScheduler(Policy):
         step. Fewer than two estimates give no gain.
         """
         incumbent = study.incumbent()
-        estimates = []
-        rates = []
-        for c in study.trials():
-            est = c.final_score if c.final_score is not None else c.best_score
-            if math.isfinite(est):
-                estimates.append(est)
-            r = c.seconds_per_step()
-            if r is not None:
-                rates.append(r)
-        if len(estimates) < 2:
+        n, total, sq = 0, 0.0, 0.0
+        n_done, mean_done, std_done = study.finished_estimates()
+        if n_done:
+            var_done = std_done * std_done * (n_done - 1) / n_done if n_done > 1 else 0.0
+            n, total, sq = n_done, mean_done * n_done, (var_done + mean_done**2) * n_done
+        live_rates = []
+        for state in (TrialState.RUNNING, TrialState.PAUSED):
+            for c in study.trials_in(state):
+                if math.isfinite(c.best_score):
+                    n, total, sq = n + 1, total + c.best_score, sq + c.best_score**2
+                r = c.seconds_per_step()
+                if r is not None:
+                    live_rates.append(r)
+        if n < 2:
             gain = 0.0
         else:
-            arr = np.asarray(estimates)
-            gain = expected_gain(incumbent, float(arr.mean()), float(arr.std(ddof=1)))
-        rate = float(np.median(rates)) if rates else 1.0
+            mean = total / n
+            std = math.sqrt(max(sq / n - mean * mean, 0.0) * n / (n - 1))
+            gain = expected_gain(incumbent, mean, std)
+        rate = study.finished_rate_median()
+        if rate is None:
+            rate = float(np.median(live_rates)) if live_rates else 1.0
         cost_h = (self.horizon(study) + 1) * rate / 3600.0
         return Candidate(None, "new", gain, cost_h, gain / cost_h)
 
@@ -334,8 +340,8 @@ class ResourceScheduler(Policy):
         Ties are broken by trial order, so the ranking is deterministic.
         """
         cands: list[tuple[float, int, Candidate]] = []
-        for c in study.trials():
-            if c.state in (TrialState.RUNNING, TrialState.PAUSED) and c.n_steps > 0:
+        for c in study.trials_in(TrialState.RUNNING) + study.trials_in(TrialState.PAUSED):
+            if c.n_steps > 0:
                 cand = self.candidate(c, study)
                 cands.append((-cand.gain_per_hour, c.index, cand))
         if self.allow_new:
@@ -372,9 +378,7 @@ class ResourceScheduler(Policy):
             return inner
         mine = self.candidate(trial, study)
         alternatives = [
-            self.candidate(c, study)
-            for c in study.trials()
-            if c.state is TrialState.PAUSED and c.n_steps > 0
+            self.candidate(c, study) for c in study.trials_in(TrialState.PAUSED) if c.n_steps > 0
         ]
         if self.allow_new and trial.n_pauses == 0:
             alternatives.append(self.new_candidate(study))
@@ -450,4 +454,37 @@ def _param_distance(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
 
 def _n_running(study: StudyView) -> int:
     """Running trials that have reported at least one finite value."""
-    return sum(1 for c in study.trials() if c.state is TrialState.RUNNING and c.n_steps > 0)
+    return sum(1 for c in study.trials_in(TrialState.RUNNING) if c.n_steps > 0)
+
+
+class _UserScaleModel:
+    """Adapts a policy's ``predict`` (user scale, may return None) to a canonical model.
+
+    A prediction with an infinite std (Student-t with <= 2 degrees of freedom)
+    uses twice its scale; no prediction falls back to :class:`PeerDeltaModel`.
+    """
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+
+    def predict(self, trial: TrialCurve, study: StudyView) -> PeerPrediction:
+        pred = self.source.predict(trial, study)
+        if pred is None:
+            return PeerDeltaModel().predict(trial, study)
+        mean = study.direction.to_score(float(pred.mean))
+        std = float(pred.std)
+        if not math.isfinite(std):
+            std = 2.0 * float(getattr(pred, "scale", 0.0))
+        return PeerPrediction(mean, std)
+
+
+def _find_predictor(policy: Policy) -> Any:
+    """The first policy in a composition tree with a ``predict`` method."""
+    if callable(getattr(policy, "predict", None)):
+        return policy
+    for child in getattr(policy, "policies", ()):
+        found = _find_predictor(child)
+        if found is not None:
+            return found
+    inner = getattr(policy, "policy", None) or getattr(policy, "wrapped", None)
+    return _find_predictor(inner) if isinstance(inner, Policy) else None

@@ -237,3 +237,27 @@ def test_max_pauses_zero_never_pauses() -> None:
         engine.complete(f"c{i}", final)
     engine.report("poor", 0, 0.95, elapsed_s=1.0)
     assert engine.report("poor", 1, 0.94, elapsed_s=2.0).action is Action.CONTINUE
+
+
+def test_uses_a_wrapped_bayesian_pruner_as_its_model_on_the_canonical_scale() -> None:
+    policy = ResourceScheduler(
+        hpprune.AnyOf([hpprune.BayesianPruner(n_startup_trials=3, n_warmup_steps=100)]),
+        max_step=9,
+        max_pauses=0,
+    )
+    for direction, sign in (("minimize", 1.0), ("maximize", -1.0)):
+        engine = hpprune.Engine(policy, direction)
+        for i in range(8):
+            for s in range(10):
+                engine.report(f"c{i}", s, sign * (0.2 + 0.1 * i + 1.0 / (s + 1)), elapsed_s=s + 1.0)
+            engine.complete(f"c{i}")
+        engine.report("x", 0, sign * 1.25, elapsed_s=1.0)
+        cand = policy.candidate(engine.study.trial("x"), engine.study)
+        pred = hpprune.BayesianPruner(n_startup_trials=3, n_warmup_steps=100).predict(
+            engine.study.trial("x"), engine.study
+        )
+        assert pred is not None
+        # The canonical mean is the user-scale mean with the direction applied.
+        model = policy.model.predict(engine.study.trial("x"), engine.study)
+        assert model.mean == pytest.approx(sign * pred.mean)
+        assert cand.gain >= 0.0
