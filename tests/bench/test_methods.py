@@ -100,7 +100,7 @@ def test_pruners_stop_a_sane_number_of_bad_curves(
     assert run.exhausted and len(run.statuses) == 40  # every configuration was tried
     assert stopped_bad >= 15, (stopped_bad, stopped_good)  # most of the 20 bad ones
     assert stopped_bad >= stopped_good
-    assert run.steps_spent < 0.6 * stream.total_cost
+    assert run.steps_spent < 0.8 * stream.total_cost  # no pruning spends all of it
     # The best configurations are good ones, so a sane pruner ends near the best.
     assert regret_at(run, [stream.total_cost])[0] <= 0.1
 
