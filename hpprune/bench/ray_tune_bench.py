@@ -24,7 +24,7 @@ Ray counterpart. hpprune arms whose policy is not available are skipped.
 Usage::
 
     python -m hpprune.bench.ray_tune_bench [--quick] [--tasks 189906 ...]
-        [--seeds 0 1] [--configs 24] [--time-scale 0.002] [--json out.json]
+        [--seeds 0 1 2] [--configs 32] [--time-scale 0.005] [--json out.json]
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from hpprune.pruners.base import Policy
 
 METRIC = "val_accuracy"
 MODE = "max"
-FULL_TASKS = ("189906", "167168")
+FULL_TASKS = ("189906", "167168", "126026")
 QUICK_TASKS = ("189906",)
 
 
@@ -327,14 +327,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--time-scale",
         type=float,
-        default=0.002,
-        help="seconds slept per surrogate training second (default 0.002)",
+        default=0.005,
+        help="seconds slept per surrogate training second (default 0.005)",
     )
     parser.add_argument("--json", type=Path, default=None, help="write raw results here")
     args = parser.parse_args(argv)
     tasks = args.tasks or (QUICK_TASKS if args.quick else FULL_TASKS)
-    seeds = args.seeds or ([0] if args.quick else [0, 1])
-    n_configs = args.configs or (16 if args.quick else 24)
+    seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
+    n_configs = args.configs or (16 if args.quick else 32)
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     command = " ".join(["python -m hpprune.bench.ray_tune_bench", *(argv or sys.argv[1:])])

@@ -7,7 +7,6 @@ make exactly the decisions an uninterrupted engine makes.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +76,13 @@ def test_tuner_restore_continues_with_the_same_state_and_decisions(tmp_path: Pat
     before = list(read_log(experiment / STATE_FILE))
     reports_before = sum(1 for r in before if r["kind"] == "report")
     assert reports_before == INTERRUPT_AFTER
-    shutil.copy(experiment / STATE_FILE, tmp_path / "before.jsonl")
+    # The scheduler writes in the driver's staging folder, which Tune syncs to the
+    # experiment folder. Delete the staging copy, as a restore in a new Ray
+    # session on another machine would not have it: the restored scheduler must
+    # fetch the file from Tune's storage.
+    staging = scheduler.state_path
+    assert staging is not None and staging.exists() and staging != experiment / STATE_FILE
+    staging.unlink()
 
     restored = tune.Tuner.restore(str(experiment), curve_trainable)
     results: Any = restored.fit()
