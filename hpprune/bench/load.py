@@ -69,8 +69,14 @@ def replay_seconds(path: Path) -> float:
 
 def decision_latency_us(
     make: Callable[[], Policy], n_trials: int, n_steps: int, n_probe: int
-) -> float:
-    """p50 of ``Engine.report`` (no log) once ``n_trials`` x ``n_steps`` are in the store."""
+) -> dict[str, float]:
+    """p50 of ``Engine.report`` (no log) once ``n_trials`` x ``n_steps`` are in the store.
+
+    Returns:
+        ``{"all": p50, "continue": p50, "stop": p50}`` in µs; CONTINUE and STOP
+        are reported apart because a larger study stops more probes at once,
+        which shifts the mix (a STOP records more evidence).
+    """
     rng = np.random.default_rng(1)
     engine = hpprune.Engine(make())
     finals = rng.uniform(0.1, 1.0, n_trials)
@@ -80,17 +86,22 @@ def decision_latency_us(
                 break
         else:
             engine.complete(t)
-    times = []
+    times: dict[str, list[int]] = {"continue": [], "stop": []}
     for k in range(n_probe):
         tid = f"probe{k}"
         v = float(rng.uniform(0.1, 1.0))
         for s in range(n_steps):
             t0 = time.perf_counter_ns()
             d = engine.report(tid, s, v + 1.0 / (s + 1))
-            times.append(time.perf_counter_ns() - t0)
+            elapsed = time.perf_counter_ns() - t0
+            times["stop" if d.stops else "continue"].append(elapsed)
             if d.stops:
                 break
-    return statistics.median(times) / 1000.0
+    every = times["continue"] + times["stop"]
+    out = {"all": statistics.median(every) / 1000.0}
+    for kind, values in times.items():
+        out[kind] = statistics.median(values) / 1000.0 if values else float("nan")
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,12 +147,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]:
         small = decision_latency_us(make, 100, steps, 200)
         large = decision_latency_us(make, big_trials, steps, 200)
-        rows.append(
-            (
-                f"{name} decision p50, 100 vs {big_trials:,} trials x {steps} steps",
-                f"{small:.1f} µs vs {large:.1f} µs (ratio {large / small:.2f})",
+        for kind in ("all", "continue", "stop"):
+            rows.append(
+                (
+                    f"{name} decision p50 ({kind}), 100 vs {big_trials:,} trials x {steps} steps",
+                    f"{small[kind]:.1f} µs vs {large[kind]:.1f} µs "
+                    f"(ratio {large[kind] / small[kind]:.2f})",
+                )
             )
-        )
     print("| measurement | result |\n| --- | --- |")
     for name, value in rows:
         print(f"| {name} | {value} |")
