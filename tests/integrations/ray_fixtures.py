@@ -39,7 +39,12 @@ TEST_PAUSE = "test_pause"
 
 @pytest.fixture(scope="module")
 def ray_session() -> Iterator[None]:
-    """One local Ray runtime (2 CPUs, no dashboard) for the whole test module."""
+    """One local Ray runtime (2 CPUs, no dashboard) for the whole test module.
+
+    Tune installs its own SIGINT handler during a run and leaves it behind; the
+    fixture puts the previous handlers back so later tests see Ctrl-C normally.
+    """
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     with pytest.MonkeyPatch.context() as mp:
         for key, value in QUIET_ENV.items():
             mp.setenv(key, value)
@@ -53,6 +58,8 @@ def ray_session() -> Iterator[None]:
             yield
         finally:
             ray.shutdown()
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
 
 
 # ----------------------------------------------------------------------------- trainable
