@@ -30,7 +30,7 @@ def default_policy(max_step: int | None = None) -> Policy:
     before 3 trials have completed. The best-ranked trial at each step is never
     stopped (``n_keep=1``). On LCBench (30 runs per worker setting) this kept
     the eventual best configuration in all but at most one run; composing it
-    with successive halving or a median rule stopped more trials but lost the
+    with successive halving or a percentile rule stopped more trials but lost the
     best configuration far more often (docs/default_policy.md).
 
     Args:
