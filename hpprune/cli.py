@@ -18,20 +18,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import math
 import sys
 import time
 import warnings
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
+from hpprune.audit.cli import int_at_least
+from hpprune.audit.explain import LogFacts, explain_trial, fold_log, params_text, summarise
 from hpprune.audit.log import LogFormatError, read_log
-from hpprune.types import Action, Decision, Reason
 
-__all__ = ["LogSummary", "TrialStory", "explain_trial", "fold_log", "main"]
+__all__ = ["build_parser", "main"]
 
 PROG = "hpprune"
 
@@ -57,291 +55,7 @@ class CliError(Exception):
     """A user error: printed as ``hpprune <cmd>: error: <message>``, exit code 2."""
 
 
-# --------------------------------------------------------------------------- log folding
-@dataclass
-class TrialStory:
-    """Everything an audit log says about one trial (built by :func:`fold_log`).
-
-    Attributes:
-        trial_id: The trial's id.
-        params: Its hyperparameters (if logged).
-        steps: Reported steps, in order.
-        values: Reported values (None for non-finite reports).
-        state: ``running``, ``completed``, ``stopped``, ``paused`` or ``failed``.
-        events: Non-continue decisions (stop, pause, resume), in order.
-        final_value: Value given at completion (None if none or not completed).
-        fail_reason: Text of the fail record, for failed trials.
-    """
-
-    trial_id: str
-    params: dict[str, Any] = field(default_factory=dict)
-    steps: list[int] = field(default_factory=list)
-    values: list[float | None] = field(default_factory=list)
-    state: str = "running"
-    events: list[Decision] = field(default_factory=list)
-    final_value: float | None = None
-    fail_reason: str | None = None
-
-    @property
-    def last_step(self) -> int:
-        """Last reported step (-1 if none)."""
-        return self.steps[-1] if self.steps else -1
-
-    @property
-    def stop(self) -> Decision | None:
-        """The STOP decision, if the trial was stopped."""
-        for d in self.events:
-            if d.action is Action.STOP:
-                return d
-        return None
-
-
-@dataclass
-class LogSummary:
-    """A folded audit log.
-
-    Attributes:
-        path: The log file.
-        header: Its ``study`` record.
-        trials: Stories by trial id, in first-seen order.
-    """
-
-    path: Path
-    header: dict[str, Any]
-    trials: dict[str, TrialStory]
-
-    @property
-    def maximize(self) -> bool:
-        """True when larger values are better."""
-        return self.header.get("direction") == "maximize"
-
-    def better(self, a: float, b: float) -> bool:
-        """True when value ``a`` is strictly better than ``b``."""
-        return a > b if self.maximize else a < b
-
-    def best_value(self, story: TrialStory) -> float | None:
-        """Best finite value the trial reported."""
-        finite = [v for v in story.values if v is not None]
-        if not finite:
-            return None
-        return max(finite) if self.maximize else min(finite)
-
-
-def _num(x: Any) -> float | None:
-    """Decode a logged number (non-finite values were written as strings)."""
-    if x is None or isinstance(x, bool):
-        return None
-    if isinstance(x, (int, float)):
-        return float(x) if math.isfinite(float(x)) else None
-    return None
-
-
-def fold_log(path: str | Path) -> LogSummary:
-    """Read an audit log into per-trial stories (works for any policy's log).
-
-    Args:
-        path: The JSON Lines audit log.
-
-    Returns:
-        The folded log. Non-finite reported values are kept as None.
-
-    Raises:
-        FileNotFoundError: If the file is missing.
-        LogFormatError: If it is not an hpprune log.
-    """
-    p = Path(path)
-    records = read_log(p)
-    header = next(records, None)
-    if header is None or header.get("kind") != "study":
-        raise LogFormatError(f"{p} is not an hpprune audit log (no study record first)")
-    trials: dict[str, TrialStory] = {}
-
-    def story(tid: Any) -> TrialStory:
-        key = str(tid)
-        if key not in trials:
-            trials[key] = TrialStory(key)
-        return trials[key]
-
-    for rec in records:
-        kind = rec.get("kind")
-        if "trial" not in rec:
-            continue
-        st = story(rec["trial"])
-        try:
-            if kind == "trial":
-                st.params = dict(rec.get("params") or {})
-            elif kind == "report":
-                st.steps.append(int(rec["step"]))
-                st.values.append(_num(rec.get("value")))
-                dec = Decision.from_dict(rec["decision"])
-                _apply(st, dec)
-            elif kind == "decision":
-                _apply(st, Decision.from_dict(rec["decision"]))
-            elif kind == "complete":
-                st.state = "completed"
-                st.final_value = _num(rec.get("value"))
-            elif kind == "fail":
-                if st.state != "stopped":
-                    st.state = "failed"
-                st.fail_reason = str(rec.get("reason", "failed"))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise LogFormatError(f"{p}: malformed {kind!r} record: {exc}") from None
-    return LogSummary(p, header, trials)
-
-
-def _apply(st: TrialStory, dec: Decision) -> None:
-    if st.state == "stopped":
-        return  # sticky: repeated STOP answers are not new events
-    if dec.action is Action.CONTINUE:
-        if st.state == "paused":
-            st.state = "running"
-        return
-    st.events.append(dec)
-    st.state = {Action.STOP: "stopped", Action.PAUSE: "paused", Action.RESUME: "running"}[
-        dec.action
-    ]
-
-
-# --------------------------------------------------------------------------- explain
-def _fmt(x: Any) -> str:
-    if isinstance(x, bool) or x is None:
-        return str(x)
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    if isinstance(x, (list, tuple)):
-        inner = ", ".join(_fmt(v) for v in list(x)[:8])
-        return f"[{inner}{', ...' if len(x) > 8 else ''}]"
-    if isinstance(x, Mapping):
-        return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in x.items()) + "}"
-    return str(x)
-
-
-def _ordinal(q: float) -> str:
-    n = f"{q:g}"
-    if q != int(q):
-        return f"{n}th"
-    k = int(q)
-    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
-    return f"{k}{suffix}"
-
-
-def _evidence(ev: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={_fmt(v)}" for k, v in ev.items()) or "no evidence recorded"
-
-
-def _why_percentile(ev: Mapping[str, Any], log: LogSummary, step: int) -> str:
-    q = float(ev["percentile"])
-    which = "the median" if q == 50.0 else f"the {_ordinal(q)} percentile"
-    n = int(ev["n_peers"])
-    return (
-        f"best so far {_fmt(ev['best_so_far'])} was worse than {which} {_fmt(ev['cutoff'])} "
-        f"of {n} completed trial{'s' if n != 1 else ''} at step {step}"
-    )
-
-
-def _why_non_finite(ev: Mapping[str, Any], log: LogSummary, step: int) -> str:
-    return (
-        f"it reported a non-finite value ({_fmt(ev.get('value'))}) at step {step}; such "
-        f"values never enter other trials' statistics"
-    )
-
-
-_TEMPLATES: dict[str, Callable[[Mapping[str, Any], LogSummary, int], str]] = {
-    Reason.BELOW_PERCENTILE: _why_percentile,
-    Reason.NON_FINITE: _why_non_finite,
-}
-"""reason code -> sentence built from the evidence (KeyError falls back to the generic form)."""
-
-_PHRASES: dict[str, str] = {
-    Reason.HALVING_RUNG_CUT: "it was not among the trials promoted from its rung",
-    Reason.THRESHOLD: "its value crossed the threshold",
-    Reason.PATIENCE: "it stopped improving for longer than the patience allows",
-    Reason.MIN_ACCURACY: "it stayed below the minimum accuracy floor",
-    Reason.POSTERIOR_LOW: "the probability that it beats the incumbent was too low",
-    Reason.BUDGET_EXHAUSTED: "the compute budget was used up",
-    Reason.LOW_GAIN_PER_HOUR: "its expected gain per compute hour ranked below the cut",
-}
-"""Generic wording for reason codes without a numeric template."""
-
-
-def explain_decision(dec: Decision, log: LogSummary) -> str:
-    """One sentence on why ``dec`` was taken, in words and numbers.
-
-    Args:
-        dec: A STOP or PAUSE (or RESUME) decision from the log.
-        log: The folded log (for the direction and peers).
-
-    Returns:
-        E.g. ``"trial 7 stopped at step 3 by MedianPruner (below_percentile):
-        best so far 0.81 was worse than the median 0.88 of 6 completed trials
-        at step 3"``.
-    """
-    verb = {Action.STOP: "stopped", Action.PAUSE: "paused", Action.RESUME: "resumed"}.get(
-        dec.action, dec.action.value
-    )
-    head = f"trial {dec.trial_id} {verb} at step {dec.step} by {dec.rule} ({dec.reason})"
-    ev = dict(dec.evidence)
-    template = _TEMPLATES.get(dec.reason)
-    if template is not None:
-        try:
-            return f"{head}: {template(ev, log, dec.step)}"
-        except (KeyError, TypeError, ValueError):
-            pass
-    phrase = _PHRASES.get(dec.reason)
-    if dec.action is Action.RESUME:
-        return f"{head}" + (f": {_evidence(ev)}" if ev else "")
-    if phrase is not None:
-        return f"{head}: {phrase}; evidence: {_evidence(ev)}"
-    return f"{head}; evidence: {_evidence(ev)}"
-
-
-def _reference_steps(log: LogSummary) -> int | None:
-    done = [s.last_step + 1 for s in log.trials.values() if s.state == "completed" and s.steps]
-    return max(done) if done else None
-
-
-def explain_trial(story: TrialStory, log: LogSummary) -> list[str]:
-    """Lines explaining one trial's fate.
-
-    Args:
-        story: The trial.
-        log: The folded log.
-
-    Returns:
-        One or more lines: the reason of each stop/pause/resume, or the
-        trial's outcome when it was never stopped.
-    """
-    lines = [explain_decision(d, log) for d in story.events]
-    full = _reference_steps(log)
-    n_run = len(story.steps)
-    if story.state == "stopped" and full is not None and n_run < full:
-        lines.append(
-            f"  it ran {n_run} of the {full} steps completed trials ran "
-            f"({full - n_run} steps saved)"
-        )
-    if story.state == "completed":
-        lines.append(
-            f"trial {story.trial_id} completed at step {story.last_step} with value "
-            f"{_fmt(_final_value(story))}" + ("" if story.events else "; no stop or pause decision")
-        )
-    elif story.state == "failed":
-        lines.append(f"trial {story.trial_id} failed: {story.fail_reason}")
-    elif story.state == "running" and not story.events:
-        lines.append(
-            f"trial {story.trial_id} is still running (last step {story.last_step}); "
-            f"no stop or pause decision"
-        )
-    if story.params:
-        lines.append(f"  params: {_short_params(story.params, 200)}")
-    return lines
-
-
 # --------------------------------------------------------------------------- tables
-def _short_params(params: Mapping[str, Any], width: int = 44) -> str:
-    text = " ".join(f"{k}={f'{v:.2g}' if isinstance(v, float) else v}" for k, v in params.items())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def _table(rows: Sequence[Sequence[str]], out: TextIO, right: Sequence[bool]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for n, row in enumerate(rows):
@@ -355,27 +69,7 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO, right: Sequence[bool]) ->
 
 
 # --------------------------------------------------------------------------- commands
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {n}")
-    return n
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {n}")
-    return n
-
-
-def _load(path: str) -> LogSummary:
+def _load(path: str) -> LogFacts:
     p = Path(path)
     if not p.exists():
         raise CliError(f"argument LOG: file not found: {path}")
@@ -386,7 +80,7 @@ def _load(path: str) -> LogSummary:
         try:
             folded = fold_log(p)
         except LogFormatError as exc:
-            raise CliError(f"argument LOG: {exc}") from None
+            raise CliError(f"argument LOG: {path}: {exc}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise CliError(f"argument LOG: cannot read {path}: {exc}") from None
     for w in caught:  # e.g. a torn last line after a crash: say so, without a traceback
@@ -458,7 +152,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         rows.append(
             [
                 str(t.number),
-                _short_params(t.params, 56),
+                params_text(t.params, 56),
                 str(t.n_reports),
                 "-" if t.value is None else f"{t.value:.4f}",
                 t.state.value,
@@ -480,7 +174,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     if best is not None:
         out.write(
             f"best: trial {best.number}, validation accuracy {best.value:.4f} "
-            f"({_short_params(best.params, 200)})\n"
+            f"({params_text(best.params, 200)})\n"
         )
     out.write(f"\naudit log: {log.resolve()}\nnext:\n")
     out.write(f"  {PROG} explain {args.log}            # why each trial was stopped\n")
@@ -498,26 +192,19 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
     """``hpprune explain LOG [--trial ID]``."""
     log = _load(args.log)
     if args.trial is not None:
-        story = log.trials.get(args.trial)
-        if story is None:
-            known = list(log.trials)
-            shown = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "")
-            raise CliError(
-                f"argument --trial: no trial {args.trial!r} in {args.log} "
-                f"(trials: {shown or 'none'})"
-            )
-        for line in explain_trial(story, log):
-            out.write(line + "\n")
+        try:
+            text = explain_trial(log, args.trial, brief=True)
+        except ValueError as exc:
+            raise CliError(f"argument --trial: {exc} in {args.log}") from None
+        out.write(text + "\n")
         return 0
-    chosen = [s for s in log.trials.values() if s.events]
+    chosen = [t for t in log.trials.values() if t.events]
     if not chosen:
         out.write(f"no trial in {args.log} was stopped or paused ({len(log.trials)} trials)\n")
         return 0
-    for story in chosen:
-        for line in explain_trial(story, log):
-            if not line.startswith("  params"):
-                out.write(line + "\n")
-    n_stop = sum(1 for s in chosen if s.state == "stopped")
+    for t in chosen:
+        out.write(explain_trial(log, t.trial_id, brief=True, params=False) + "\n")
+    n_stop = sum(1 for t in chosen if t.state == "stopped")
     out.write(
         f"\n{n_stop} of {len(log.trials)} trials stopped; "
         f"`{PROG} explain {args.log} --trial ID` shows one trial with its parameters\n"
@@ -528,88 +215,8 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_summary(args: argparse.Namespace, out: TextIO) -> int:
     """``hpprune summary LOG``."""
     log = _load(args.log)
-    header = log.header
-    policy = header.get("policy", {})
-    out.write(
-        f"log: {log.path}\nstudy: {header.get('study') or '-'}  direction: "
-        f"{header.get('direction', '?')}  policy: {_policy_text(policy)}\n"
-    )
-    fates = Counter(s.state for s in log.trials.values())
-    order = ["completed", "stopped", "paused", "failed", "running"]
-    out.write(
-        f"trials: {len(log.trials)}  "
-        + "  ".join(f"{k} {fates[k]}" for k in order if fates.get(k))
-        + "\n"
-    )
-    reasons = Counter(
-        (s.stop.reason, s.stop.rule) for s in log.trials.values() if s.stop is not None
-    )
-    pauses = Counter(
-        (d.reason, d.rule)
-        for s in log.trials.values()
-        for d in s.events
-        if d.action is Action.PAUSE
-    )
-    for title, counter in (("stop reasons", reasons), ("pause reasons", pauses)):
-        if counter:
-            out.write(f"{title}:\n")
-            width = max(len(f"{r} ({rule})") for r, rule in counter)
-            for (r, rule), n in counter.most_common():
-                out.write(f"  {f'{r} ({rule})'.ljust(width)}  {n:>4}  {'#' * min(n, 50)}\n")
-    run = sum(len(s.steps) for s in log.trials.values())
-    full = _reference_steps(log)
-    if full is None:
-        out.write(f"steps run: {run} (no completed trial to estimate a no-pruning run)\n")
-    else:
-        need = full * len(log.trials)
-        saved = need - run
-        out.write(
-            f"steps run: {run} of ~{need} a no-pruning run would need "
-            f"({full} steps x {len(log.trials)} trials): {saved} saved ({saved / need:.0%})\n"
-        )
-    best = _best_trial(log)
-    if best is None:
-        out.write("best trial: none completed with a finite value\n")
-    else:
-        story, value = best
-        out.write(
-            f"best trial: {story.trial_id}  value {_fmt(value)} at step {story.last_step}"
-            + (f"  ({_short_params(story.params, 200)})" if story.params else "")
-            + "\n"
-        )
+    out.write(f"log: {args.log}\n{summarise(log)}\n")
     return 0
-
-
-def _policy_text(policy: Any) -> str:
-    if not isinstance(policy, Mapping):
-        return "?"
-    name = str(policy.get("type", "?")).rpartition(".")[2]
-    params = policy.get("params") or {}
-    if "policies" in params and isinstance(params["policies"], list):
-        return f"{name}[{', '.join(_policy_text(p) for p in params['policies'])}]"
-    inner = ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
-    return f"{name}({inner})"
-
-
-def _final_value(story: TrialStory) -> float | None:
-    """The completion value, else the last finite value reported (what the engine uses)."""
-    if story.final_value is not None:
-        return story.final_value
-    finite = [v for v in story.values if v is not None]
-    return finite[-1] if finite else None
-
-
-def _best_trial(log: LogSummary) -> tuple[TrialStory, float] | None:
-    best: tuple[TrialStory, float] | None = None
-    for s in log.trials.values():
-        if s.state != "completed":
-            continue
-        value = _final_value(s)
-        if value is None:
-            continue
-        if best is None or log.better(value, best[1]):
-            best = (s, value)
-    return best
 
 
 # --------------------------------------------------------------------------- main
@@ -632,15 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tune an MLPClassifier on scikit-learn's digits, epoch by epoch, "
         "stopping hopeless trials; print a table of trials and write the audit log.",
     )
-    demo.add_argument("--trials", type=_positive_int, default=40, help="trials (default 40)")
-    demo.add_argument("--workers", type=_positive_int, default=2, help="worker threads (default 2)")
+    demo.add_argument("--trials", type=int_at_least(1), default=40, help="trials (default 40)")
+    demo.add_argument(
+        "--workers", type=int_at_least(1), default=2, help="worker threads (default 2)"
+    )
     demo.add_argument(
         "--log",
         default="hpprune-demo.jsonl",
         help="audit log to write; an existing hpprune log there is replaced "
         "(default ./hpprune-demo.jsonl)",
     )
-    demo.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default 0)")
+    demo.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(func=cmd_demo)
 

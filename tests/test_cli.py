@@ -251,7 +251,7 @@ def test_summary_counts_reasons_savings_and_best(
     code, out, err = run(["summary", str(log)], capsys)
     assert code == 0, err
     assert "direction: maximize" in out
-    assert "policy: MedianPruner(n_startup_trials=3, n_warmup_steps=1" in out
+    assert "policy: median:n_startup_trials=3,n_warmup_steps=1\n" in out  # a replay SPEC
     assert "trials: 4  completed 3  stopped 1" in out
     assert "below_percentile (MedianPruner)     1  #" in out
     assert (

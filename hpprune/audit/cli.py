@@ -18,36 +18,48 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO, TypeVar
 
 from hpprune.audit.log import LogFormatError
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "int_at_least", "main"]
 
 COMMANDS = ("replay", "backtest", "report", "import")
 """Subcommands handled by :func:`main` (the ``hpprune`` dispatcher forwards these)."""
 
 
-def _positive_float(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not (x > 0 and x != float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return x
+_N = TypeVar("_N", int, float)
 
 
-def _rate(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= x <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
-    return x
+def _bounded(
+    kind: Callable[[str], _N], what: str, rule: str, ok: Callable[[_N], bool]
+) -> Callable[[str], _N]:
+    """An argparse ``type`` parsing ``kind`` and checking ``ok`` (NaN fails every rule)."""
+
+    def parse(text: str) -> _N:
+        try:
+            x = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what} {rule}, got {text!r}") from None
+        if not ok(x):
+            raise argparse.ArgumentTypeError(f"expected {what} {rule}, got {text!r}")
+        return x
+
+    return parse
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type`` for an int >= ``low`` (the error names the rule and the text)."""
+    return _bounded(int, "an int", f">= {low}", lambda x: x >= low)
+
+
+_positive_float: Callable[[str], float] = _bounded(
+    float, "a finite number", "> 0", lambda x: 0 < x < math.inf
+)
+_rate: Callable[[str], float] = _bounded(float, "a number", "in [0, 1]", lambda x: 0 <= x <= 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the log's own policy)",
     )
     p.add_argument("--non-finite", choices=("stop", "ignore"), help="override the log's mode")
-    p.add_argument("--rows", type=int, default=20, help="differing trials to list (default 20)")
+    p.add_argument(
+        "--rows", type=int_at_least(0), default=20, help="differing trials to list (default 20)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser(

@@ -14,29 +14,31 @@ as NaN/±inf and shown as such; they never count towards best values.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hpprune.audit.log import LogFormatError, _decode_line, read_log
-from hpprune.types import SCHEMA_VERSION, Action, Decision, Direction, Reason
+from hpprune.audit.log import LogFormatError, read_log
+from hpprune.types import Action, Decision, Direction, Reason
 
 __all__ = [
     "FATES",
-    "as_facts",
-    "decode_number",
     "LogFacts",
     "TrialFacts",
+    "as_facts",
+    "decode_number",
     "describe_decision",
     "explain_trial",
     "find_budget_s",
+    "fmt",
     "fold_log",
     "load_records",
+    "params_text",
+    "policy_text",
     "summarise",
     "summary_dict",
 ]
@@ -201,6 +203,11 @@ class LogFacts:
                 best = t
         return best
 
+    def full_run_steps(self) -> int | None:
+        """Steps reported by the longest completed trial (a no-pruning run), or None."""
+        done = [len(t.steps) for t in self.trials.values() if t.state == "completed" and t.steps]
+        return max(done) if done else None
+
     def total_compute(self) -> float:
         """Compute spent by all trials (seconds, or steps without timing data)."""
         return self.compute[-1] if self.compute else 0.0
@@ -268,24 +275,6 @@ def find_budget_s(header: Mapping[str, Any]) -> float | None:
     return direct if direct is not None else search(header.get("policy"), 0)
 
 
-def _read_fast(path: Path) -> Iterator[dict[str, Any]]:
-    """Like :func:`hpprune.audit.log.read_log`, with a fast path for well-formed lines."""
-    loads = json.loads
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            try:
-                record = loads(raw)
-            except ValueError:
-                record = None
-            ok = type(record) is dict and "kind" in record
-            if ok and record.get("v", SCHEMA_VERSION) == SCHEMA_VERSION:
-                yield record
-            elif raw.strip():
-                slow = _decode_line(raw, lineno, path)  # warns, or raises for a newer schema
-                if slow is not None:
-                    yield slow
-
-
 def fold_log(log: RecordsArg) -> LogFacts:
     """Fold a log into :class:`LogFacts` (one pass, no policy is run).
 
@@ -301,7 +290,7 @@ def fold_log(log: RecordsArg) -> LogFacts:
 
     Non-finite reported values are kept as NaN/±inf in ``values``.
     """
-    records = _read_fast(Path(log)) if isinstance(log, (str, os.PathLike)) else iter(log)
+    records = read_log(Path(log)) if isinstance(log, (str, os.PathLike)) else iter(log)
     header_rec = next(records, None)
     if header_rec is None or header_rec.get("kind") != "study":
         raise LogFormatError("the log does not start with a study record")
@@ -326,8 +315,8 @@ def fold_log(log: RecordsArg) -> LogFacts:
 
     def apply(t: TrialFacts, d: Decision) -> None:
         nonlocal budget_from_evidence
-        if d.action is Action.CONTINUE:
-            return
+        if d.action is Action.CONTINUE or t.state == "stopped":
+            return  # a STOP is sticky: later answers are not new events
         t.events.append(d)
         if d.action is Action.STOP:
             t.state = "stopped"
@@ -413,59 +402,130 @@ def fold_log(log: RecordsArg) -> LogFacts:
 
 
 # ------------------------------------------------------------------------ text
-def _fmt(x: Any) -> str:
+def fmt(x: Any) -> str:
+    """Format a number, list or mapping for a sentence (4 significant digits; NaN as ``nan``)."""
     if isinstance(x, bool) or x is None:
         return str(x)
     if isinstance(x, float):
-        if not math.isfinite(x):
-            return str(x)
-        return f"{x:.6g}"
-    if isinstance(x, list):
-        return "[" + ", ".join(_fmt(v) for v in x[:8]) + (", ..." if len(x) > 8 else "") + "]"
+        return f"{x:.4g}" if math.isfinite(x) else str(x)
+    if isinstance(x, (list, tuple)):
+        inner = ", ".join(fmt(v) for v in list(x)[:8])
+        return f"[{inner}{', ...' if len(x) > 8 else ''}]"
+    if isinstance(x, Mapping):
+        return "{" + ", ".join(f"{k}: {fmt(v)}" for k, v in x.items()) + "}"
     return str(x)
 
 
-_TEMPLATES: dict[str, str] = {
-    Reason.BELOW_PERCENTILE: (
-        "its best value so far {best_so_far} was worse than the cutoff {cutoff} "
-        "(percentile {percentile} of {n_peers} completed peers at this step)"
-    ),
-    Reason.NON_FINITE: "it reported a non-finite value ({value})",
-    Reason.NON_FINITE_IGNORED: "it reported a non-finite value ({value}), which was ignored",
-    Reason.POSTERIOR_LOW: (
-        "the probability that it ends better than the incumbent was {p_improve}, below {alpha}"
-    ),
-    Reason.BUDGET_EXHAUSTED: "the compute budget was used up",
-    Reason.LOW_GAIN_PER_HOUR: (
-        "its expected gain per compute hour ({gain_per_hour}) ranked below the cut"
-    ),
-    Reason.RESUMED: "it ranked high enough to get compute again",
-    Reason.EXTERNAL: "{source} stopped it; the imported log records no reason",
+def params_text(params: Mapping[str, Any], width: int = 200) -> str:
+    """``k=v, k=v`` for hyperparameters, cut to ``width`` characters with an ellipsis."""
+    text = ", ".join(f"{k}={fmt(v)}" for k, v in params.items())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _ordinal(q: float) -> str:
+    if q != int(q):
+        return f"{q:g}th"
+    k = int(q)
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
+
+
+def _why_percentile(ev: Mapping[str, Any], step: int) -> str:
+    q = float(ev["percentile"])
+    which = "the median" if q == 50.0 else f"the {_ordinal(q)} percentile"
+    n = int(ev["n_peers"])
+    return (
+        f"best so far {fmt(ev['best_so_far'])} was worse than {which} {fmt(ev['cutoff'])} "
+        f"of {n} completed trial{'s' if n != 1 else ''} at step {step}"
+    )
+
+
+def _why_non_finite(ev: Mapping[str, Any], step: int) -> str:
+    return (
+        f"it reported a non-finite value ({fmt(ev['value'])}) at step {step}; such values "
+        f"never enter other trials' statistics"
+    )
+
+
+def _why_non_finite_ignored(ev: Mapping[str, Any], step: int) -> str:
+    return f"it reported a non-finite value ({fmt(ev['value'])}) at step {step}, which was ignored"
+
+
+def _why_posterior(ev: Mapping[str, Any], step: int) -> str:
+    return (
+        f"the probability that it ends better than the incumbent was {fmt(ev['p_improve'])}, "
+        f"below {fmt(ev['alpha'])}"
+    )
+
+
+def _why_gain(ev: Mapping[str, Any], step: int) -> str:
+    return f"its expected gain per compute hour ({fmt(ev['gain_per_hour'])}) ranked below the cut"
+
+
+def _why_external(ev: Mapping[str, Any], step: int) -> str:
+    return f"{ev['source']} stopped it; the imported log records no reason"
+
+
+_TEMPLATES: dict[str, Callable[[Mapping[str, Any], int], str]] = {
+    Reason.BELOW_PERCENTILE: _why_percentile,
+    Reason.NON_FINITE: _why_non_finite,
+    Reason.NON_FINITE_IGNORED: _why_non_finite_ignored,
+    Reason.POSTERIOR_LOW: _why_posterior,
+    Reason.LOW_GAIN_PER_HOUR: _why_gain,
+    Reason.EXTERNAL: _why_external,
 }
+"""reason code -> sentence built from the evidence (KeyError etc. fall back to the phrase)."""
+
+_PHRASES: dict[str, str] = {
+    Reason.HALVING_RUNG_CUT: "it was not among the trials promoted from its rung",
+    Reason.THRESHOLD: "its value crossed the threshold",
+    Reason.PATIENCE: "it stopped improving for longer than the patience allows",
+    Reason.MIN_ACCURACY: "it stayed below the minimum accuracy floor",
+    Reason.POSTERIOR_LOW: "the probability that it beats the incumbent was too low",
+    Reason.BUDGET_EXHAUSTED: "the compute budget was used up",
+    Reason.LOW_GAIN_PER_HOUR: "its expected gain per compute hour ranked below the cut",
+}
+"""Wording for reason codes whose evidence lacks a template's numbers."""
+
+_VERBS = {Action.STOP: "stopped", Action.PAUSE: "paused", Action.RESUME: "resumed"}
+
+
+def _evidence(ev: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={fmt(v)}" for k, v in ev.items())
 
 
 def describe_decision(decision: Decision) -> str:
-    """One sentence on why a decision was made, with its evidence.
+    """One sentence on why a decision was made, in words and numbers.
+
+    A numeric template is used when the reason has one and the evidence holds
+    its numbers; else a fixed phrase for known reasons plus the raw evidence;
+    else the raw evidence alone. RESUME decisions list their evidence.
 
     Args:
-        decision: Any decision (evidence values are on the user's scale).
+        decision: Any decision (evidence values are on the user's scale; non-finite
+            values are printed as they were logged, e.g. ``NaN``).
 
     Returns:
-        e.g. ``"STOP by MedianPruner (below_percentile): its best value so far ... "``.
+        E.g. ``"trial 7 stopped at step 3 by MedianPruner (below_percentile): best so
+        far 0.81 was worse than the median 0.88 of 6 completed trials at step 3"``.
     """
+    verb = _VERBS.get(decision.action, decision.action.value)
+    head = (
+        f"trial {decision.trial_id} {verb} at step {decision.step} by {decision.rule} "
+        f"({decision.reason})"
+    )
     ev = dict(decision.evidence)
-    head = f"{decision.action.value.upper()} by {decision.rule} ({decision.reason})"
+    if decision.action is Action.RESUME:
+        return head + (f": {_evidence(ev)}" if ev else "")
     template = _TEMPLATES.get(decision.reason)
-    text = ""
     if template is not None:
         try:
-            text = template.format_map({k: _fmt(v) for k, v in ev.items()})
-        except (KeyError, IndexError, ValueError):
-            text = ""
-    rest = ", ".join(f"{k}={_fmt(v)}" for k, v in ev.items())
-    if text:
-        return f"{head}: {text}" + (f" [{rest}]" if rest else "")
-    return f"{head}" + (f": {rest}" if rest else "")
+            return f"{head}: {template(ev, decision.step)}"
+        except (KeyError, TypeError, ValueError):
+            pass
+    tail = f"; evidence: {_evidence(ev)}" if ev else ""
+    phrase = _PHRASES.get(decision.reason)
+    return f"{head}: {phrase}{tail}" if phrase is not None else head + tail
 
 
 def as_facts(log: RecordsArg | LogFacts) -> LogFacts:
@@ -483,64 +543,89 @@ def _compute_text(seconds: float | None, unit: str = "s") -> str:
     return f"{seconds:.1f} s"
 
 
-def explain_trial(log: RecordsArg | LogFacts, trial_id: object) -> str:
-    """Explain, in plain text, what happened to one trial and why.
+def _outcome(t: TrialFacts) -> str | None:
+    """The sentence on a trial's fate (None for a stop: its decision says it all)."""
+    tid = t.trial_id
+    if t.state == "completed":
+        return f"trial {tid} completed at step {t.last_step} with value {fmt(t.final_value)}" + (
+            "" if t.events else "; no stop or pause decision"
+        )
+    if t.state == "failed":
+        return f"trial {tid} failed: {t.fail_reason}"
+    if t.state == "paused":
+        return f"trial {tid} is still paused at the end of the log (it may be resumed later)"
+    if t.state == "stale":
+        return f"trial {tid} is stale: its worker stopped reporting; its values left the peer pools"
+    if t.state == "running" and not t.events:
+        return f"trial {tid} is still running (last step {t.last_step}); no stop or pause decision"
+    return None
 
-    Covers every STOP, PAUSE and RESUME with its reason and evidence, the
-    compute the trial used, and (when the log names one) the budget.
+
+def explain_trial(
+    log: RecordsArg | LogFacts, trial_id: object, *, brief: bool = False, params: bool = True
+) -> str:
+    """Explain, in words and numbers, what happened to one trial and why.
+
+    Every STOP, PAUSE and RESUME gets a sentence (see :func:`describe_decision`); a
+    stopped trial also gets the steps it saved against a completed trial, and every
+    trial its fate. The full form adds a heading, its reports, pause/resume counts,
+    the compute it used and (when the log names one) the budget.
 
     Args:
         log: A log path, its records, or a :class:`LogFacts`.
         trial_id: The trial (ints are turned into strings).
+        brief: Only the decisions, steps saved, fate and parameters (what
+            ``hpprune explain`` prints).
+        params: Include the hyperparameters line.
 
     Returns:
         A multi-line explanation.
 
     Raises:
-        ValueError: If the trial is not in the log.
+        ValueError: If the trial is not in the log (the message lists its trials).
         LogFormatError: If the log is malformed.
 
-    Non-finite reports are listed as such and do not count as best values.
+    Non-finite reports are counted as such and never count as best values.
     """
     facts = as_facts(log)
     tid = str(trial_id)
     t = facts.trials.get(tid)
     if t is None:
-        raise ValueError(f"`trial_id` {tid!r} is not in the log ({len(facts.trials)} trials)")
-    d = facts.direction
-    lines = [f"trial {tid}: {t.state}"]
-    if t.params:
-        lines.append("  params: " + ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items()))
-    if t.steps:
-        best = t.best_value(d)
-        n_bad = sum(1 for v in t.values if not math.isfinite(v))
-        line = (
-            f"  reported {len(t.steps)} step(s) from {t.steps[0]} to {t.steps[-1]}; "
-            f"best value {_fmt(best)}, last value {_fmt(t.values[-1])}"
+        known = list(facts.trials)
+        shown = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "")
+        raise ValueError(f"trial {tid!r} is not in the log (trials: {shown or 'none'})")
+    pad = "" if brief else "  "
+    decisions = [pad + describe_decision(ev) for ev in t.events]
+    full = facts.full_run_steps()
+    if t.state == "stopped" and full is not None and len(t.steps) < full:
+        n_run = len(t.steps)
+        decisions.append(
+            f"{pad}  it ran {n_run} of the {full} steps completed trials ran "
+            f"({full - n_run} steps saved)"
         )
-        if n_bad:
-            line += f"; {n_bad} non-finite report(s)"
-        lines.append(line)
+    outcome = _outcome(t)
+    fate = [] if outcome is None else [pad + outcome]
+    param_line = [f"  params: {params_text(t.params)}"] if params and t.params else []
+    if brief:
+        return "\n".join(decisions + fate + param_line)
+    lines = [f"trial {tid}: {t.state}", *param_line]
+    if t.steps:
+        n_bad = sum(1 for v in t.values if not math.isfinite(v))
+        lines.append(
+            f"  reported {len(t.steps)} step(s) from {t.steps[0]} to {t.steps[-1]}; "
+            f"best value {fmt(t.best_value(facts.direction))}, last value {fmt(t.values[-1])}"
+            + (f"; {n_bad} non-finite report(s)" if n_bad else "")
+        )
     else:
         lines.append("  reported nothing")
-    for ev in t.events:
-        lines.append(f"  step {ev.step}: {describe_decision(ev)}")
+    lines += decisions
     if t.n_pauses or t.n_resumes:
         lines.append(f"  paused {t.n_pauses} time(s), resumed {t.n_resumes} time(s)")
     lines.append(f"  compute used: {_compute_text(t.compute_s)}")
-    if t.state == "completed":
-        lines.append(f"  completed with final value {_fmt(t.final_value)}")
-        best_trial = facts.best_trial()
-        if best_trial is not None and best_trial.trial_id == tid:
-            lines.append("  this is the best trial of the study")
-    elif t.state == "stopped" and t.stop is not None:
-        lines.append(f"  stopped at step {t.stop.step}: {t.stop.reason}")
-    elif t.state == "failed":
-        lines.append(f"  failed: {t.fail_reason}")
-    elif t.state == "paused":
-        lines.append("  still paused at the end of the log (it may be resumed later)")
-    elif t.state == "stale":
-        lines.append("  stale: its worker stopped reporting; its values left the peer pools")
+    lines += fate
+    best_trial = facts.best_trial()
+    if best_trial is not None and best_trial.trial_id == tid:
+        lines.append("  this is the best trial of the study")
     if facts.budget_s is not None and facts.compute_unit == "s":
         total = facts.total_compute()
         share = (t.compute_s or 0.0) / facts.budget_s
@@ -551,13 +636,22 @@ def explain_trial(log: RecordsArg | LogFacts, trial_id: object) -> str:
     return "\n".join(lines)
 
 
-def _policy_text(policy: Mapping[str, Any]) -> str:
+def policy_text(policy: Mapping[str, Any]) -> str:
+    """The recorded policy as a SPEC (``median:n_startup_trials=5``) usable by ``replay``.
+
+    Args:
+        policy: The ``{"type": ..., "params": ...}`` object of a log header.
+
+    Returns:
+        The SPEC; for an imported study, which tool decided; for a policy that
+        cannot be rebuilt here, its type and parameters.
+    """
     from hpprune.audit.spec import load_policy, to_spec
 
     try:
         pol = load_policy(policy)
     except (ValueError, TypeError, KeyError):
-        return f"{policy.get('type', '?')} {_fmt(policy.get('params', {}))}"
+        return f"{policy.get('type', '?')} {fmt(policy.get('params', {}))}"
     if getattr(pol, "is_external", False):
         return f"external ({pol.params().get('source', '?')}): decisions imported, no reasons"
     return to_spec(pol)
@@ -571,8 +665,10 @@ def summary_dict(log: RecordsArg | LogFacts) -> dict[str, Any]:
 
     Returns:
         Keys: study, policy, direction, n_trials, n_reports, fates, reasons,
-        pauses, resumes, stop_steps (min/median/max), best_trial, best_value,
-        compute, compute_unit, budget_s, budget_used.
+        pauses, resumes, stop_steps (min/median/max), steps_run,
+        full_run_steps (steps of the longest completed trial, None without
+        one), best_trial, best_value, best_step, compute, compute_unit,
+        budget_s, budget_used.
 
     Raises:
         LogFormatError: If the log is malformed.
@@ -601,8 +697,11 @@ def summary_dict(log: RecordsArg | LogFacts) -> dict[str, Any]:
         }
         if stop_steps
         else None,
+        "steps_run": sum(len(t.steps) for t in facts.trials.values()),
+        "full_run_steps": facts.full_run_steps(),
         "best_trial": best.trial_id if best else None,
         "best_value": best.final_value if best else None,
+        "best_step": best.last_step if best else None,
         "compute": total,
         "compute_unit": facts.compute_unit,
         "budget_s": facts.budget_s,
@@ -610,8 +709,25 @@ def summary_dict(log: RecordsArg | LogFacts) -> dict[str, Any]:
     }
 
 
+def _reason_table(facts: LogFacts, action: Action) -> list[str]:
+    counts = Counter(
+        (d.reason, d.rule) for t in facts.trials.values() for d in t.events if d.action is action
+    )
+    if not counts:
+        return []
+    width = max(len(f"{r} ({rule})") for r, rule in counts)
+    return [f"{action.value} reasons:"] + [
+        f"  {f'{r} ({rule})'.ljust(width)}  {n:>4}  {'#' * min(n, 50)}"
+        for (r, rule), n in counts.most_common()
+    ]
+
+
 def summarise(log: RecordsArg | LogFacts) -> str:
-    """A plain-text summary of a study: fates, reasons, pauses/resumes, budget, best trial.
+    """A plain-text summary of a study (what ``hpprune summary`` prints).
+
+    Fates, the reasons of stops, pauses and resumes (with the rule that decided),
+    the steps pruning saved against a no-pruning run, compute and budget, and the
+    best trial.
 
     Args:
         log: A log path, its records, or a :class:`LogFacts`.
@@ -621,34 +737,48 @@ def summarise(log: RecordsArg | LogFacts) -> str:
 
     Raises:
         LogFormatError: If the log is malformed.
+
+    Non-finite values never count as best values.
     """
     facts = as_facts(log)
     s = summary_dict(facts)
-    policy = s["policy"]
+    fates = [f"{k} {v}" for k, v in s["fates"].items() if v]
     lines = [
-        f"study {s['study'] or '(unnamed)'}: {s['n_trials']} trials, {s['n_reports']} reports, "
-        f"direction {s['direction']}",
-        f"policy: {_policy_text(policy)}",
-        "fates: " + ", ".join(f"{k} {v}" for k, v in s["fates"].items() if v),
+        f"study: {s['study'] or '-'}  direction: {s['direction']}  "
+        f"policy: {policy_text(facts.policy)}",
+        "  ".join([f"trials: {s['n_trials']}", *fates, f"({s['n_reports']} reports)"]),
     ]
-    if s["reasons"]:
-        lines.append("decisions other than continue:")
-        for key, n in s["reasons"].items():
-            lines.append(f"  {n:6d}  {key}")
+    for action in (Action.STOP, Action.PAUSE, Action.RESUME):
+        lines += _reason_table(facts, action)
     if s["stop_steps"]:
         st = s["stop_steps"]
         lines.append(f"stop steps: min {st['min']}, median {st['median']}, max {st['max']}")
     if s["pauses"] or s["resumes"]:
         lines.append(f"pauses: {s['pauses']}, resumes: {s['resumes']}")
-    lines.append(f"compute spent: {_compute_text(s['compute'], s['compute_unit'])}")
+    run, full = s["steps_run"], s["full_run_steps"]
+    if full is None:
+        lines.append(f"steps run: {run} (no completed trial to estimate a no-pruning run)")
+    else:
+        need = full * s["n_trials"]
+        lines.append(
+            f"steps run: {run} of ~{need} a no-pruning run would need "
+            f"({full} steps x {s['n_trials']} trials): {need - run} saved "
+            f"({(need - run) / need:.0%})"
+        )
+    if s["compute_unit"] == "s":
+        lines.append(f"compute spent: {_compute_text(s['compute'])}")
     if s["budget_s"] is not None:
         used = s["budget_used"]
         lines.append(
             f"budget: {_compute_text(s['budget_s'])}"
             + (f" ({used:.0%} used)" if used is not None else " (no timing data in the log)")
         )
-    if s["best_trial"] is not None:
-        lines.append(f"best trial: {s['best_trial']} with final value {_fmt(s['best_value'])}")
-    else:
+    best = facts.best_trial()
+    if best is None:
         lines.append("best trial: none completed with a finite value")
+    else:
+        lines.append(
+            f"best trial: {best.trial_id}  value {fmt(best.final_value)} at step {best.last_step}"
+            + (f"  ({params_text(best.params)})" if best.params else "")
+        )
     return "\n".join(lines)

@@ -30,8 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hpprune.audit.explain import FATES, LogFacts, RecordsArg, as_facts
-from hpprune.audit.spec import load_policy, to_spec
+from hpprune.audit.explain import FATES, LogFacts, RecordsArg, as_facts, policy_text
 from hpprune.types import Action, jsonable
 
 __all__ = ["build_report", "write_report"]
@@ -66,16 +65,6 @@ def _pick(n: int, k: int, must: tuple[int, ...]) -> list[int]:
     idx = {round(i * step) for i in range(k)}
     idx.update(i for i in must if 0 <= i < n)
     return sorted(idx)
-
-
-def _policy_text(facts: LogFacts) -> str:
-    try:
-        pol = load_policy(facts.policy)
-    except (ValueError, TypeError, KeyError):
-        return str(facts.policy.get("type", "?"))
-    if getattr(pol, "is_external", False):
-        return f"external ({pol.params().get('source', '?')})"
-    return to_spec(pol)
 
 
 def _series(values: list[float], max_len: int) -> tuple[list[int], list[float | None]]:
@@ -158,7 +147,7 @@ def _payload(
         "fates": list(FATES),
         "meta": {
             "study": facts.study_name,
-            "policy": _policy_text(facts),
+            "policy": policy_text(facts.policy),
             "policy_raw": jsonable(dict(facts.policy)),
             "direction": d.value,
             "non_finite": facts.header.get("non_finite"),
