@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from hpprune.defaults import default_policy
 from hpprune.loop import LoopResult, LoopTrial, SearchLoop
-from hpprune.pruners.base import AnyOf, Policy
-from hpprune.pruners.percentile import MedianPruner
+from hpprune.pruners.base import Policy
 from hpprune.space import Categorical, Distribution, IntUniform, LogUniform, Uniform
 
 __all__ = ["N_EPOCHS", "demo_loop", "demo_objective", "demo_policy", "demo_space", "run_demo"]
@@ -34,13 +34,16 @@ N_EPOCHS = 30
 """Epochs (steps 0..29) a trial trains when it is not stopped."""
 
 
-def demo_policy() -> Policy:
-    """The policy the demo uses.
+def demo_policy(n_epochs: int = N_EPOCHS) -> Policy:
+    """The policy the demo uses: the one we recommend, :func:`hpprune.default_policy`.
+
+    Args:
+        n_epochs: Epochs per trial (steps 0 .. n_epochs - 1).
 
     Returns:
-        ``AnyOf([MedianPruner(n_startup_trials=5, n_warmup_steps=2)])``.
+        ``default_policy(max_step=n_epochs - 1)``.
     """
-    return AnyOf([MedianPruner(n_startup_trials=5, n_warmup_steps=2)])
+    return default_policy(max_step=max(n_epochs - 1, 1))
 
 
 def demo_space() -> dict[str, Distribution]:
@@ -143,7 +146,7 @@ def demo_loop(
     return SearchLoop(
         demo_objective(seed, n_epochs),
         demo_space(),
-        demo_policy(),
+        demo_policy(n_epochs),
         direction="maximize",
         n_workers=n_workers,
         log=log,
