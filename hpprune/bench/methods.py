@@ -222,12 +222,12 @@ class BuildContext:
     n_workers: int
 
 
-def _inner_policy() -> Any:
-    """The stop rule given to wrappers/schedulers that need one."""
+def _inner_policy(ctx: BuildContext) -> Any:
+    """The stop rule given to wrappers/schedulers that need one (sized to the stream)."""
     import hpprune
 
     if hasattr(hpprune, "default_policy"):
-        return hpprune.default_policy()
+        return hpprune.default_policy(max_step=max(ctx.max_step, 1))
     return hpprune.MedianPruner()
 
 
@@ -255,7 +255,7 @@ def _call_with_context(fn: Callable[..., Any], ctx: BuildContext) -> Any:
             kwargs[p.name] = ctx.direction
         elif p.default is inspect.Parameter.empty:
             if p.name in _CONTEXT_INNER:
-                kwargs[p.name] = _inner_policy()
+                kwargs[p.name] = _inner_policy(ctx)
             elif p.name in _CONTEXT_DEFAULTS:
                 kwargs[p.name] = _CONTEXT_DEFAULTS[p.name]
             else:
@@ -382,7 +382,30 @@ def _hpprune_specs(skipped: dict[str, str]) -> list[MethodSpec]:
                 lambda name=name, build=build: HpprunePolicyMethod(name, build),  # type: ignore[misc]
             )
         )
+    specs.extend(_composition_specs())
     return specs
+
+
+def _composition_specs() -> list[MethodSpec]:
+    """Named compositions worth benchmarking that exports alone do not reveal."""
+    import hpprune
+
+    if not hasattr(hpprune, "ResourceScheduler"):
+        return []
+
+    def scheduler_sh(ctx: BuildContext) -> Any:
+        return hpprune.ResourceScheduler(
+            hpprune.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+            max_concurrent=ctx.n_workers,
+            max_step=ctx.max_step,
+        )
+
+    name = "hpprune.resource_scheduler_sh"
+    desc = (
+        "ResourceScheduler(SuccessiveHalvingPruner(min_resource=1, reduction_factor=3), "
+        "max_concurrent=<workers>, max_step=<max_step>)"
+    )
+    return [MethodSpec(name, "hpprune", desc, lambda: HpprunePolicyMethod(name, scheduler_sh))]
 
 
 # ---------------------------------------------------------------------- optuna
