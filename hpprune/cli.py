@@ -17,6 +17,7 @@ stderr, no traceback), 130 interrupted by Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 import time
@@ -319,8 +320,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit code: 0 ok, 2 user error (message on stderr), 130 Ctrl-C.
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] in DISPATCH:
-        return _dispatch(args_list[0], args_list[1:])
+    command = args_list[0] if args_list else PROG
+    with warnings.catch_warnings():
+        # Library warnings (a torn log line skipped, say) become one plain line.
+        warnings.showwarning = functools.partial(_show_warning, command)
+        if args_list and args_list[0] in DISPATCH:
+            return _dispatch(args_list[0], args_list[1:])
+        return _main(args_list)
+
+
+def _show_warning(
+    command: str,
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    del category, filename, lineno, line
+    (file or sys.stderr).write(f"{PROG} {command}: warning: {message}\n")
+
+
+def _main(args_list: list[str]) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)

@@ -326,11 +326,6 @@ class CliRow:
     xfail: str | None = None  # a known bug in a module owned elsewhere (reported to the lead)
 
 
-_AUDIT_CLI_DIR_BUG = (
-    "hpprune.audit.cli catches FileNotFoundError but not IsADirectoryError: a traceback, exit 1"
-)
-_IMPORT_STORAGE_BUG = "hpprune import optuna lets sqlalchemy's OperationalError escape"
-
 CLI_ROWS: list[CliRow] = [
     # explain / summary (hpprune.cli)
     CliRow("explain: empty file", ("explain", "{EMPTY}"), 2, "argument LOG"),
@@ -360,7 +355,7 @@ CLI_ROWS: list[CliRow] = [
         "replay: bad --non-finite", ("replay", "{GOOD}", "--non-finite", "x"), 2, "--non-finite"
     ),
     CliRow("replay: bad --rows", ("replay", "{GOOD}", "--rows", "x"), 2, "--rows"),
-    CliRow("replay: a directory", ("replay", "{DIR}"), 2, "adir", xfail=_AUDIT_CLI_DIR_BUG),
+    CliRow("replay: a directory", ("replay", "{DIR}"), 2, "adir"),
     CliRow(
         "backtest: rate above 1",
         ("backtest", "{GOOD}", "--policy", "median", "--max-discard-rate", "2"),
@@ -387,7 +382,6 @@ CLI_ROWS: list[CliRow] = [
         ("report", "{DIR}", "-o", "{OUT}"),
         2,
         "adir",
-        xfail=_AUDIT_CLI_DIR_BUG,
     ),
     CliRow(
         "import: missing Ray dir",
@@ -400,7 +394,6 @@ CLI_ROWS: list[CliRow] = [
         ("import", "optuna", "--storage", "sqlite:///{FILEPARENT}", "-o", "{OUT}"),
         2,
         "storage",
-        xfail=_IMPORT_STORAGE_BUG,
     ),
     # bench (hpprune.bench.cli); all fail before any simulation starts
     CliRow("bench: no --out", ("bench", "lcbench", "--quick"), 2, "--out"),

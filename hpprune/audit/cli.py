@@ -249,7 +249,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return int(exc.code) if isinstance(exc.code, int) else 2
     try:
         return _run(args, stream)
-    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as exc:
+    except (ValueError, OSError, ImportError) as exc:
         kind = "log error" if isinstance(exc, LogFormatError) else "error"
         sys.stderr.write(f"hpprune {args.command}: {kind}: {exc}\n")
         return 2

@@ -221,6 +221,14 @@ def import_optuna(
         raise ValueError(f"study {study_name!r} not found in storage {shown}") from None
     except ValueError as exc:
         raise ValueError(f"cannot load study {study_name!r} from {shown}: {exc}") from None
+    except Exception as exc:
+        # The storage itself failed (e.g. sqlalchemy's OperationalError for a
+        # database that cannot be opened): report it as bad `--storage` input.
+        if type(exc).__module__.split(".")[0] not in ("sqlalchemy", "optuna"):
+            raise
+        raise ValueError(
+            f"cannot open storage {shown}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        ) from None
     if len(study.directions) != 1:
         raise ValueError(
             f"study {study.study_name!r} has {len(study.directions)} objectives; only "
