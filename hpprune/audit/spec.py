@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hpprune.pruners.base import Policy
+from hpprune.pruners.base import Policy, import_policy_class
 
 __all__ = ["ALIASES", "SpecError", "load_policy", "parse_spec", "policy_names", "to_spec"]
 
@@ -236,18 +236,10 @@ def _lookup(type_name: str, where: str) -> type[Policy]:
     if cls is not None:
         return cls
     if "." in type_name:
-        import importlib
-
-        module_name, _, qualname = type_name.rpartition(".")
         try:
-            obj: Any = importlib.import_module(module_name)
-            for part in qualname.split("."):
-                obj = getattr(obj, part)
-        except (ImportError, AttributeError, ValueError):
-            raise SpecError(f"{where}: policy type {type_name!r} cannot be imported") from None
-        if isinstance(obj, type) and issubclass(obj, Policy):
-            return obj
-        raise SpecError(f"{where}: {type_name!r} is not an hpprune Policy")
+            return import_policy_class(type_name)
+        except ValueError as exc:
+            raise SpecError(f"{where}: {exc}") from None
     shortest: dict[type[Policy], str] = {}
     for name, c in sorted(table.items(), key=lambda kv: (kv[0] in ALIASES, len(kv[0]), kv[0])):
         shortest.setdefault(c, name)

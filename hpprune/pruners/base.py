@@ -93,7 +93,24 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
     """
     if not isinstance(data, Mapping) or "type" not in data:
         raise ValueError("policy record needs a 'type' field")
-    type_name = str(data["type"])
+    cls = import_policy_class(str(data["type"]))
+    params = dict(data.get("params") or {})
+    from_params = getattr(cls, "from_params", None)
+    return from_params(params) if callable(from_params) else cls(**params)
+
+
+def import_policy_class(type_name: str) -> type[Policy]:
+    """Import a policy class from its dotted path (``"module.Class"``).
+
+    Args:
+        type_name: The class's module and qualified name.
+
+    Returns:
+        The class.
+
+    Raises:
+        ValueError: If it cannot be imported or is not a Policy subclass.
+    """
     module_name, _, qualname = type_name.rpartition(".")
     try:
         obj: Any = importlib.import_module(module_name)
@@ -103,8 +120,7 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
         raise ValueError(f"policy type {type_name!r} cannot be imported") from None
     if not (isinstance(obj, type) and issubclass(obj, Policy)):
         raise ValueError(f"policy type {type_name!r} is not an hpprune Policy")
-    params = dict(data.get("params") or {})
-    return obj.from_params(params) if hasattr(obj, "from_params") else obj(**params)
+    return obj
 
 
 def as_policy(value: object, field_name: str = "policy") -> Policy:
