@@ -7,10 +7,11 @@ import io
 import json
 import math
 import runpy
+import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -185,6 +186,21 @@ def test_keyboard_interrupt_single_worker_flushes_the_log(tmp_path: Path) -> Non
     assert_log_folds_back(path, snap, median())
 
 
+@pytest.fixture
+def python_sigint_handler() -> Iterator[None]:
+    """Python's own Ctrl-C handler, whatever an earlier test (Ray, say) installed.
+
+    ``_thread.interrupt_main`` does nothing unless Python handles SIGINT.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("python_sigint_handler")
 def test_keyboard_interrupt_with_threads_stops_at_the_next_report(tmp_path: Path) -> None:
     fired = threading.Event()
 
