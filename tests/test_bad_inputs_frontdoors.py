@@ -444,6 +444,15 @@ CLI_ROWS: list[CliRow] = [
     ),
     CliRow("bench: curves without FILE", ("bench", "curves", "--out", "{BENCHOUT}"), 2, "FILE"),
     CliRow(
+        "bench: --jobs 0", ("bench", "lcbench", "--jobs", "0", "--out", "{BENCHOUT}"), 2, "--jobs"
+    ),
+    CliRow(
+        "bench: --max-step 0",
+        ("bench", "sklearn", "--max-step", "0", "--out", "{BENCHOUT}"),
+        2,
+        "--max-step",
+    ),
+    CliRow(
         "bench: missing curves table",
         ("bench", "curves", "{MISSING}", "--direction", "minimize", "--out", "{BENCHOUT}"),
         2,

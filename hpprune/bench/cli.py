@@ -205,6 +205,10 @@ def run_benchmark(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, An
     if configs is not None and configs < 1:
         raise ValueError(f"expected an int >= 1 for `--configs`, got {configs}")
     max_step = args.max_step if args.max_step is not None else defaults.get("max_step")
+    if max_step is not None and max_step < 1:
+        raise ValueError(f"expected an int >= 1 for `--max-step`, got {max_step}")
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"expected an int >= 1 for `--jobs`, got {args.jobs}")
     budget_text = args.budget or defaults.get("budget", "20x")
     parse_budget(budget_text, 52)  # validate the syntax early
     skipped: dict[str, str] = {}
