@@ -38,7 +38,7 @@ from hpprune.audit.explain import LogFacts, RecordsArg, decode_number, fold_log,
 from hpprune.audit.spec import load_policy, to_spec
 from hpprune.engine import Engine
 from hpprune.pruners.base import Policy
-from hpprune.types import Action, Decision, TrialState, jsonable
+from hpprune.types import Action, Decision, Reason, TrialState, jsonable
 
 __all__ = [
     "BacktestResult",
@@ -379,6 +379,12 @@ def replay(
                 engine.add_trial(tid, record.get("params"))
         elif kind == "report":
             recorded = record["decision"]
+            if recorded.get("reason") == Reason.INGESTED:
+                # Reported but never asked about (e.g. an Optuna objective that
+                # did not call should_prune): fold it in, there is no decision.
+                engine.apply_record(record)
+                n_fed += 1
+                continue
             dec = engine.report(
                 tid,
                 int(record["step"]),

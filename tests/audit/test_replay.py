@@ -212,3 +212,26 @@ def test_replay_of_a_bad_log(tmp_path: Path) -> None:
     bad.write_text('{"kind": "report", "trial": "a"}\n')
     with pytest.raises(hpprune.LogFormatError, match="study record"):
         replay(bad, "none")
+
+
+def test_ingested_reports_are_folded_not_re_decided(tmp_path: Path) -> None:
+    """Steps a front door stored without asking (reason ``ingested``) get no replayed decision."""
+    log = tmp_path / "ingested.jsonl"
+    engine = hpprune.Engine(hpprune.MedianPruner(n_startup_trials=1), log=log)
+    engine.report("a", 0, 0.1)
+    engine.complete("a")
+    engine.close()
+    ingested = {
+        "kind": "report",
+        "trial": "b",
+        "step": 0,
+        "value": 5.0,  # the median rule would stop this, had it been asked
+        "decision": {"action": "continue", "reason": "ingested", "rule": "optuna_storage"},
+        "v": 1,
+    }
+    with log.open("a") as fh:
+        fh.write(json.dumps(ingested) + "\n")
+    result = replay(log)
+    assert result.all_identical
+    assert result.n_compared == 1  # only trial a's report was decided
+    assert "b" not in {t.trial_id for t in result.trials if t.differs}
