@@ -498,6 +498,37 @@ class OptunaPruner(BasePruner):
             self._announce(study, trial, decision)
         return decision.action is Action.STOP
 
+    def sync(self, study: Study, trial: FrozenTrial | None = None) -> None:
+        """Record trials that finished in storage since the last call (no decision).
+
+        The pruner learns that a trial completed or was pruned when it is next
+        asked about another trial; call this at the end of a study (or pass it
+        as an Optuna callback: ``study.optimize(f, callbacks=[pruner.sync])``)
+        so that the audit log shows the last trials finished too.
+
+        Args:
+            study: The study.
+            trial: Ignored (accepted so the method fits Optuna's callback signature).
+
+        Raises:
+            ValueError: If the pruner is reused with another study or the log
+                was written for another policy, direction or study.
+        """
+        del trial
+        with self._lock:
+            self._bind(study)
+            if self._shared is None:
+                self._ensure_engine([])
+                self._sync(study, -1)
+                return
+            try:
+                with self._shared.locked() as records:
+                    self._ensure_engine(records)
+                    self._sync(study, -1)
+            except BaseException:
+                self._reset()
+                raise
+
     def should_prune(self, trial: Trial) -> bool:
         """``trial.should_prune()`` that also works in multi-objective studies.
 

@@ -453,3 +453,37 @@ def test_pause_is_answered_with_continue() -> None:
     assert trial.should_prune() is False
     d = pruner.last_decision(trial)
     assert d is not None and d.action is Action.PAUSE
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_sync_callback_records_the_last_trials_as_finished(tmp_path: Path, storage: str) -> None:
+    url = None if storage == "memory" else f"sqlite:///{tmp_path / 'sync.db'}"
+    log = tmp_path / "sync.jsonl"
+    pruner = OptunaPruner(hpprune.MedianPruner(n_startup_trials=2), log=log)
+    study = optuna.create_study(storage=url, pruner=pruner, direction="maximize")
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        for step in range(5):
+            trial.report(x * (step + 1), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return x * 5
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study.optimize(objective, n_trials=12, callbacks=[pruner.sync])
+    engine = hpprune.Engine.from_log(log, resume_logging=False)
+    states = {t: engine.state(t).value for t in engine.trial_ids()}
+    assert len(states) == 12
+    assert "running" not in states.values()
+    completed = {str(t.number) for t in study.trials if t.state.name == "COMPLETE"}
+    assert {t for t, s in states.items() if s == "completed"} == completed
+    # Without the callback the last trial's completion is never seen.
+    pruner2 = OptunaPruner(hpprune.MedianPruner(n_startup_trials=2), log=tmp_path / "nosync.jsonl")
+    study2 = optuna.create_study(pruner=pruner2, direction="maximize")
+    for x in (0.5, 0.6, 0.2, 1.0):  # the last trial is the best: it completes
+        study2.enqueue_trial({"x": x})
+    study2.optimize(objective, n_trials=4)
+    assert study2.trials[3].state.name == "COMPLETE"
+    again = hpprune.Engine.from_log(tmp_path / "nosync.jsonl", resume_logging=False)
+    assert again.state("3").value == "running"
