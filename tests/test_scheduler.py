@@ -161,14 +161,19 @@ def test_cost_without_history_comes_from_the_nearest_peers() -> None:
     assert only_big.policy.seconds_per_step(only_big.study.trial("new"), only_big.study) == 50.0
 
 
-def test_new_configuration_competes() -> None:
-    model = FixedModel({"poor": (0.9, 0.01)})
-    engine = _engine(model)
-    # Several completed trials, some beating the first: a fresh draw has a real chance.
+def _poor_trial_among_good_ones(**kwargs: object) -> hpprune.Engine:
+    """Completed trials (0.45, 0.6, 0.3) and a poor running trial with one report."""
+    engine = _engine(FixedModel({"poor": (0.9, 0.01)}), **kwargs)
     for i, final in enumerate([0.45, 0.6, 0.3]):
         engine.report(f"c{i}", 0, final, elapsed_s=1.0)
         engine.complete(f"c{i}", final)
     engine.report("poor", 0, 0.95, elapsed_s=1.0)
+    return engine
+
+
+def test_new_configuration_competes() -> None:
+    # Several completed trials, some beating the first: a fresh draw has a real chance.
+    engine = _poor_trial_among_good_ones()
     d = engine.report("poor", 1, 0.94, elapsed_s=2.0)
     assert (d.action, d.reason) == (Action.PAUSE, "low_gain_per_hour")
     assert d.evidence["best_alternative"] == "new"
@@ -215,12 +220,7 @@ def test_bad_parameters(kwargs: dict[str, object], exc: type[Exception], field: 
 
 
 def test_pauses_are_bounded_and_new_trials_preempt_only_once() -> None:
-    model = FixedModel({"poor": (0.9, 0.01)})
-    engine = _engine(model, max_pauses=3)
-    for i, final in enumerate([0.45, 0.6, 0.3]):
-        engine.report(f"c{i}", 0, final, elapsed_s=1.0)
-        engine.complete(f"c{i}", final)
-    engine.report("poor", 0, 0.95, elapsed_s=1.0)
+    engine = _poor_trial_among_good_ones(max_pauses=3)
     assert engine.report("poor", 1, 0.94, elapsed_s=2.0).action is Action.PAUSE
     assert engine.study.trial("poor").n_pauses == 1
     # Resumed (say no new trial could start): a fresh configuration may not preempt it again.
@@ -230,12 +230,7 @@ def test_pauses_are_bounded_and_new_trials_preempt_only_once() -> None:
 
 
 def test_max_pauses_zero_never_pauses() -> None:
-    model = FixedModel({"poor": (0.9, 0.01)})
-    engine = _engine(model, max_pauses=0)
-    for i, final in enumerate([0.45, 0.6, 0.3]):
-        engine.report(f"c{i}", 0, final, elapsed_s=1.0)
-        engine.complete(f"c{i}", final)
-    engine.report("poor", 0, 0.95, elapsed_s=1.0)
+    engine = _poor_trial_among_good_ones(max_pauses=0)
     assert engine.report("poor", 1, 0.94, elapsed_s=2.0).action is Action.CONTINUE
 
 
