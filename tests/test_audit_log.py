@@ -183,6 +183,7 @@ def test_sigkill_during_appends_loses_nothing_completed(tmp_path: Path) -> None:
         time.sleep(rng.uniform(0.0, 0.35))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        proc.stdout.close()
         raw = p.read_bytes()
         if not raw.endswith(b"\n"):
             torn_seen += 1
@@ -191,7 +192,10 @@ def test_sigkill_during_appends_loses_nothing_completed(tmp_path: Path) -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             records = list(read_log(p))
-        assert len(caught) <= 1
+        # Only the reader's own warnings count (a garbage-collected pipe of an
+        # earlier writer may warn here too).
+        skipped = [w for w in caught if "skipped" in str(w.message)]
+        assert len(skipped) <= 1, [str(w.message) for w in caught]
         assert records[0]["kind"] == "study"
         assert len(records) >= len(raw.split(b"\n")) - 2
         restored = hpprune.Engine.from_log(p, resume_logging=False)
