@@ -487,3 +487,46 @@ def test_sync_callback_records_the_last_trials_as_finished(tmp_path: Path, stora
     assert study2.trials[3].state.name == "COMPLETE"
     again = hpprune.Engine.from_log(tmp_path / "nosync.jsonl", resume_logging=False)
     assert again.state("3").value == "running"
+
+
+def test_multi_objective_study_with_the_posterior_pareto_mode(tmp_path: Path) -> None:
+    """Accuracy (maximize) is pruned on; model size (minimize) is known from the params.
+
+    A trial that no completed trial beats on size is never stopped (it cannot be
+    dominated); the others are stopped only when P(not dominated) < alpha.
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    policy = hpprune.BayesianPruner(
+        n_startup_trials=3, n_warmup_steps=2, pareto={"n_params": "minimize"}
+    )
+    pruner = OptunaPruner(policy, log=tmp_path / "mo.jsonl", objective_index=0)
+    study = optuna.create_study(
+        directions=["maximize", "minimize"],
+        pruner=pruner,
+        sampler=optuna.samplers.RandomSampler(seed=3),
+    )
+    smallest_so_far: dict[int, int] = {}
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        n_params = trial.suggest_int("n_params", 10, 1000)
+        quality = trial.suggest_float("quality", 0.0, 1.0)
+        done = [t.params["n_params"] for t in study.trials if t.state.name == "COMPLETE"]
+        smallest_so_far[trial.number] = min(done, default=10**9)
+        acc = 0.0
+        for step in range(10):
+            acc = quality * (1 - 0.5 ** (step + 1))
+            if pruner.report(trial, acc, step):
+                raise optuna.TrialPruned()
+        return acc, float(n_params)
+
+    study.optimize(objective, n_trials=30, callbacks=[pruner.sync])
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    assert pruned, "the Pareto mode never stopped a dominated trial"
+    for t in pruned:
+        assert t.user_attrs["hpprune_reason"] == "posterior_low"
+        # Only trials that some completed trial beat on size can be dominated.
+        assert t.params["n_params"] >= smallest_so_far[t.number]
+    # The log replays to the same decisions.
+    engine = hpprune.Engine.from_log(tmp_path / "mo.jsonl", resume_logging=False)
+    stopped = {tid for tid in engine.trial_ids() if engine.state(tid).value == "stopped"}
+    assert stopped == {str(t.number) for t in pruned}
