@@ -173,6 +173,8 @@ class StudyView:
         self._incumbent_id: str | None = None
         self._best_observed = float("inf")
         self._max_step = -1
+        self.memo: dict[Any, Any] = {}
+        """A cache policies may use for pure memoisation (keys start with ``id(policy)``)."""
         self._by_state: dict[TrialState, dict[str, TrialCurve]] = {st: {} for st in TrialState}
         self._spent_s = 0.0
         self._est = [0, 0.0, 0.0]  # finished trials' estimated finals: count, sum, sum of squares

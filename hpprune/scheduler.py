@@ -32,6 +32,7 @@ from hpprune.pruners.base import Policy, as_policy, policy_from_dict
 from hpprune.types import Action, Decision, Reason, TrialState, cont, stop
 
 RULE = "ResourceScheduler"
+_MEMO_LIMIT = 50_000
 
 
 class Predictive(Protocol):
@@ -291,7 +292,34 @@ class ResourceScheduler(Policy):
         return float(np.median([r for _, _, r in rates[:k]]))
 
     def candidate(self, trial: TrialCurve, study: StudyView) -> Candidate:
-        """Gain, cost and gain per hour of a running or paused trial."""
+        """Gain, cost and gain per hour of a running or paused trial.
+
+        With the built-in models the answer depends only on the trial's own
+        curve and rate and on the completed trials, so it is memoised in
+        ``study.memo`` under those keys (a paused trial is not predicted again
+        until a trial completes); a custom ``model`` is always asked.
+        """
+        key = None
+        if self._model is None and trial.seconds_per_step() is not None:
+            key = (
+                id(self),
+                trial.trial_id,
+                trial.last_step,
+                trial.state,
+                study.n_completed,
+                self.horizon(study),
+            )
+            hit = study.memo.get(key)
+            if hit is not None:
+                return hit  # type: ignore[no-any-return]
+        cand = self._candidate(trial, study)
+        if key is not None:
+            if len(study.memo) > _MEMO_LIMIT:
+                study.memo.clear()
+            study.memo[key] = cand
+        return cand
+
+    def _candidate(self, trial: TrialCurve, study: StudyView) -> Candidate:
         incumbent = study.incumbent()
         pred = self.model.predict(trial, study)
         gain = expected_gain(incumbent, float(pred.mean), float(pred.std))

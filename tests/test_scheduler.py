@@ -256,3 +256,29 @@ def test_uses_a_wrapped_bayesian_pruner_as_its_model_on_the_canonical_scale() ->
         model = policy.model.predict(engine.study.trial("x"), engine.study)
         assert model.mean == pytest.approx(sign * pred.mean)
         assert cand.gain >= 0.0
+
+
+def test_memoised_candidates_equal_fresh_ones() -> None:
+    """The memo in study.memo never changes an answer (checked at every report)."""
+    from tests.streams import stream
+
+    for inner in (hpprune.MedianPruner(n_startup_trials=2), hpprune.default_policy(max_step=11)):
+        policy = ResourceScheduler(inner, max_concurrent=2, pause_margin=1.2)
+        engine = hpprune.Engine(policy)
+        halted: set[str] = set()
+        for ev in stream(n_trials=20, n_steps=12, n_workers=3, seed=9):
+            if ev.trial in halted:
+                continue
+            if ev.complete:
+                engine.complete(ev.trial)
+            else:
+                d = engine.report(ev.trial, ev.step, ev.value, elapsed_s=ev.elapsed)
+                if d.action in (Action.STOP, Action.PAUSE):
+                    halted.add(ev.trial)
+            live = engine.study.trials_in(TrialState.RUNNING) + engine.study.trials_in(
+                TrialState.PAUSED
+            )
+            for c in live:
+                if c.n_steps:
+                    assert policy.candidate(c, engine.study) == policy._candidate(c, engine.study)
+        assert engine.study.memo, "the memo was never used"
