@@ -131,7 +131,9 @@ RAISING_ROWS: list[tuple[str, Policy, TrialState, str | None]] = [
     # (when trial 2 raises, policy, its fate, its fail reason in the log)
     ("before any report", median(), TrialState.FAILED, "RuntimeError: boom"),
     ("mid-run", median(), TrialState.FAILED, "RuntimeError: boom"),
-    ("after a stop", median(), TrialState.STOPPED, None),  # the stop stands
+    # The stop stands. A threshold (normal curves stay below 1.5, trial 2's are
+    # 5x larger) stops trial 2 whatever order two workers finish trials in.
+    ("after a stop", hpprune.ThresholdPruner(upper=1.6), TrialState.STOPPED, None),
     ("after a pause", PauseAt(2), TrialState.FAILED, "RuntimeError: boom"),
     ("in the resumed run", PauseAt(2), TrialState.FAILED, "RuntimeError: boom"),
 ]
