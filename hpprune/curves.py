@@ -173,6 +173,7 @@ class StudyView:
         self._incumbent_id: str | None = None
         self._best_observed = float("inf")
         self._max_step = -1
+        self._max_completed_step = -1
         self.memo: dict[Any, Any] = {}
         """A cache policies may use for pure memoisation (keys start with ``id(policy)``)."""
         self._by_state: dict[TrialState, dict[str, TrialCurve]] = {st: {} for st in TrialState}
@@ -201,6 +202,11 @@ class StudyView:
     def max_step(self) -> int:
         """Largest step reported by any trial (-1 before any)."""
         return self._max_step
+
+    @property
+    def max_completed_step(self) -> int:
+        """Largest last step of any completed trial (-1 before any completes)."""
+        return self._max_completed_step
 
     def trials(self) -> Iterator[TrialCurve]:
         """All trials in the order they were first seen."""
@@ -460,6 +466,7 @@ class StudyView:
         curve.final_score = final_score
         curve.state = TrialState.COMPLETED
         self._completed.append(curve.trial_id)
+        self._max_completed_step = max(self._max_completed_step, curve.last_step)
         for step, score in zip(curve.steps, curve.scores, strict=True):
             self._insert(curve, "completed", step, score)
         for milestone, score in self._each_milestone(curve):

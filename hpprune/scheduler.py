@@ -268,8 +268,9 @@ class ResourceScheduler(Policy):
         """The final step of a full run."""
         if self.max_step is not None:
             return self.max_step
-        last = [study.trial(t).last_step for t in study.completed_ids]
-        return max(last) if last else max(study.max_step, 0)
+        if study.n_completed:
+            return study.max_completed_step
+        return max(study.max_step, 0)
 
     def spent_hours(self, study: StudyView) -> float:
         """Compute hours spent so far by every trial."""
