@@ -14,7 +14,9 @@ Incremental view:
     storage (SQLite, PostgreSQL, MySQL), and ``get_trial`` on the few
     unfinished trials for in-memory, journal and other storages. The policy
     then reads per-step sorted score lists kept by the engine, so the cost per
-    call does not grow with the number of finished trials.
+    call does not grow with the number of finished trials. The readers live in
+    :mod:`hpprune.integrations.optuna_storage`; the SQL one is used only when
+    Optuna's schema is one it knows, else Optuna's public API is.
 
 Many processes (``log=`` a path on a shared filesystem):
     The JSON Lines audit log is the global order of events. Each call takes an
@@ -48,10 +50,9 @@ import threading
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from optuna.pruners import BasePruner
-from optuna.storages import BaseStorage, RDBStorage
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, Trial
 from optuna.trial import TrialState as OptunaState
@@ -59,6 +60,7 @@ from optuna.trial import TrialState as OptunaState
 from hpprune import validate
 from hpprune.audit.log import AuditLog, LogFormatError, _decode_line, encode_record
 from hpprune.engine import NON_FINITE_MODES, Engine
+from hpprune.integrations.optuna_storage import FINISHED, Watcher, make_watcher
 from hpprune.pruners.base import Policy, as_policy, policy_hash
 from hpprune.types import SCHEMA_VERSION, Action, Decision, Reason, TrialState, jsonable
 
@@ -82,7 +84,6 @@ ATTR_EVIDENCE = "hpprune_evidence"
 INGEST_RULE = "optuna_storage"
 """Rule name of report records folded in from storage without a decision."""
 
-_FINISHED = (OptunaState.COMPLETE, OptunaState.PRUNED, OptunaState.FAIL)
 _BATCH_FETCH = 8  # more newly finished trials than this: one get_all_trials instead
 
 
@@ -198,145 +199,6 @@ class _QueueLog(AuditLog):
         """Nothing to do: the shared log owns the file."""
 
 
-# --------------------------------------------------------------------------- storage watchers
-class _Finished(NamedTuple):
-    number: int
-    trial_id: int
-    state: OptunaState
-    trial: FrozenTrial | None
-
-
-class _StorageWatcher:
-    """Finds newly finished trials through the public storage API.
-
-    Trial numbers are dense (0, 1, 2, ...), so new trials are found by probing
-    the next number; only trials still unfinished are read again.
-    """
-
-    def __init__(self) -> None:
-        self._next = 0
-        self._open: dict[int, int] = {}  # number -> trial_id of unfinished trials
-        self._started = False
-
-    def poll(self, storage: BaseStorage, study_id: int, skip: int) -> list[_Finished]:
-        out: list[_Finished] = []
-        if not self._started:
-            self._started = True
-            for t in storage.get_all_trials(study_id, deepcopy=False):
-                self._next = max(self._next, t.number + 1)
-                if t.state.is_finished():
-                    out.append(_Finished(t.number, t._trial_id, t.state, t))
-                else:
-                    self._open[t.number] = t._trial_id
-            return out
-        while True:
-            try:
-                tid = storage.get_trial_id_from_study_id_trial_number(study_id, self._next)
-            except KeyError:
-                break
-            self._open[self._next] = tid
-            self._next += 1
-        for number, tid in list(self._open.items()):
-            if number == skip:
-                continue
-            t = storage.get_trial(tid)
-            if t.state.is_finished():
-                del self._open[number]
-                out.append(_Finished(number, tid, t.state, t))
-        return out
-
-
-class _RDBWatcher:
-    """Finds newly finished trials of an RDB storage with one small query per call.
-
-    The query asks for trials above the highest id seen plus the ids still
-    unfinished, through the primary key. It runs on one DBAPI connection taken
-    from the storage's pool and held (SQLAlchemy's checkout and statement
-    handling cost several times the query itself); the pruner's lock
-    serialises its use across threads. All values in the SQL text are ints
-    this class produced, so inlining them is safe.
-    """
-
-    def __init__(self, backend: RDBStorage) -> None:
-        from optuna.storages._rdb import models
-
-        table = models.TrialModel.__table__
-        quote = backend.engine.dialect.identifier_preparer.quote
-        self._engine = backend.engine
-        self._trials = quote(str(table.name))
-        self._cols = {c: quote(c) for c in ("trial_id", "number", "state", "study_id")}
-        self._hi = -1
-        self._open: dict[int, int] = {}  # trial_id -> number of unfinished trials
-        self._conn: Any = None
-        self._pid = -1
-
-    def _sql(self, study_id: int) -> str:
-        c = self._cols
-        ids = ",".join(str(int(i)) for i in self._open)
-        wanted = f"{c['trial_id']} > {int(self._hi)}"
-        if ids:
-            wanted += f" OR {c['trial_id']} IN ({ids})"
-        # ``study_id + 0`` keeps the planner off the study_id index, which would scan
-        # every trial of the study; the primary key finds the few rows asked for.
-        return (
-            f"SELECT {c['trial_id']}, {c['number']}, {c['state']} FROM {self._trials} "
-            f"WHERE {c['study_id']} + 0 = {int(study_id)} AND ({wanted})"
-        )
-
-    def _connection(self) -> Any:
-        if self._conn is None or self._pid != os.getpid():
-            # A forked child never touches its parent's connection.
-            self._conn, self._pid = self._engine.raw_connection(), os.getpid()
-        return self._conn
-
-    def _query(self, study_id: int) -> list[Any]:
-        sql = self._sql(study_id)
-        for attempt in (0, 1):
-            conn = self._connection()
-            try:
-                cur = conn.cursor()
-                try:
-                    cur.execute(sql)
-                    rows = list(cur.fetchall())
-                finally:
-                    cur.close()
-                conn.rollback()  # end the read transaction some drivers open
-                return rows
-            except Exception:
-                # A dropped connection: take a fresh one once, then give up.
-                self._conn = None
-                with contextlib.suppress(Exception):
-                    conn.invalidate()
-                if attempt:
-                    raise
-        return []  # pragma: no cover - the loop returns or raises
-
-    def poll(self, storage: BaseStorage, study_id: int, skip: int) -> list[_Finished]:
-        del storage, skip
-        out: list[_Finished] = []
-        for trial_id, number, state in self._query(study_id):
-            tid = int(trial_id)
-            self._hi = max(self._hi, tid)
-            st = state if isinstance(state, OptunaState) else OptunaState[str(state)]
-            if st.is_finished():
-                self._open.pop(tid, None)
-                out.append(_Finished(int(number), tid, st, None))
-            else:
-                self._open[tid] = int(number)
-        out.sort(key=lambda f: f.number)
-        return out
-
-
-_Watcher = _StorageWatcher | _RDBWatcher
-
-
-def _make_watcher(storage: BaseStorage) -> _Watcher:
-    backend = getattr(storage, "_backend", storage)  # _CachedStorage wraps an RDBStorage
-    if isinstance(backend, RDBStorage):
-        return _RDBWatcher(backend)
-    return _StorageWatcher()
-
-
 # --------------------------------------------------------------------------- the pruner
 class OptunaPruner(BasePruner):
     """An Optuna pruner whose decisions come from an hpprune policy.
@@ -408,7 +270,7 @@ class OptunaPruner(BasePruner):
         self._engine: Engine | None = None
         self._shared = None if self._log_path is None else _SharedLog(self._log_path)
         self._queue = None if self._shared is None else _QueueLog(self._shared)
-        self._watcher: _Watcher | None = None
+        self._watcher: Watcher | None = None
 
     # ------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
@@ -599,7 +461,7 @@ class OptunaPruner(BasePruner):
                 f"per study (got {name!r})"
             )
         if self._watcher is None:
-            self._watcher = _make_watcher(study._storage)
+            self._watcher = make_watcher(study._storage)
 
     def _ensure_engine(self, records: list[dict[str, Any]]) -> Engine:
         """The engine; on first use built from the log's ``records`` (header first), if any."""
@@ -683,7 +545,7 @@ class OptunaPruner(BasePruner):
         fetched: dict[int, FrozenTrial] = {}
         if len(missing) > _BATCH_FETCH:
             wanted = {f.number for f in missing}
-            for t in storage.get_all_trials(study._study_id, deepcopy=False, states=_FINISHED):
+            for t in storage.get_all_trials(study._study_id, deepcopy=False, states=FINISHED):
                 if t.number in wanted:
                     fetched[t.number] = t
         else:

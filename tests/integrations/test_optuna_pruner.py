@@ -357,17 +357,17 @@ def test_reads_each_finished_trial_once() -> None:
 def test_rdb_poll_returns_only_new_and_open_trials(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hpprune.integrations import optuna as adapter
+    from hpprune.integrations.optuna_storage import RDBWatcher
 
     sizes: list[int] = []
-    real = adapter._RDBWatcher._query
+    real = RDBWatcher._query
 
     def spy(self: Any, study_id: int) -> list[Any]:
         rows = real(self, study_id)
         sizes.append(len(rows))
         return rows
 
-    monkeypatch.setattr(adapter._RDBWatcher, "_query", spy)
+    monkeypatch.setattr(RDBWatcher, "_query", spy)
     storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 's.db'}")
     study = optuna.create_study(storage=storage, pruner=OptunaPruner(hpprune.MedianPruner()))
     study.add_trials(
