@@ -1,0 +1,58 @@
+"""Checkpoints of paused trials: deep copies in memory, or pickle files in a directory."""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+import threading
+from pathlib import Path
+from typing import Any
+
+
+class Checkpoints:
+    """Checkpoint storage: deep copies in memory, or pickle files in a directory."""
+
+    def __init__(self, directory: str | os.PathLike[str] | None) -> None:
+        if directory is not None and not isinstance(directory, (str, os.PathLike)):
+            raise TypeError(
+                f"expected a directory path for `checkpoint_dir`, got {type(directory).__name__}"
+            )
+        self.directory = Path(directory) if directory is not None else None
+        self._mem: dict[str, Any] = {}
+
+    def _file(self, tid: str) -> Path:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in tid)
+        return Path(self.directory or ".") / f"trial-{safe}.pkl"
+
+    def save(self, tid: str, state: Any) -> None:
+        if self.directory is None:
+            self._mem[tid] = copy.deepcopy(state)
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self._file(tid)
+        tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
+        with open(tmp, "wb") as fh:
+            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+
+    def load(self, tid: str) -> Any | None:
+        if self.directory is None:
+            state = self._mem.get(tid)
+            return None if state is None else copy.deepcopy(state)
+        path = self._file(tid)
+        if not path.exists():
+            return None
+        with open(path, "rb") as fh:
+            # Files written by this loop's own `save` (trusted, local).
+            return pickle.load(fh)  # noqa: S301
+
+    def has(self, tid: str) -> bool:
+        if self.directory is None:
+            return tid in self._mem
+        return self._file(tid).exists()
+
+    def drop(self, tid: str) -> None:
+        self._mem.pop(tid, None)
+        if self.directory is not None:
+            self._file(tid).unlink(missing_ok=True)
