@@ -645,12 +645,12 @@ class RayTuneScheduler(TrialScheduler):
                     study_name=self._study_name or _experiment_name(trial),
                 )
             if state is not None:
-                self._bind_state_file(state.local)
+                self._bind_state_file(state)
             self._attach_user_log()
         elif self._state_path is None:
             state = _state_location(trial)
             if state is not None:
-                self._bind_state_file(state.local)
+                self._bind_state_file(state)
         return self._engine
 
     def _records_to_resume(
@@ -671,12 +671,13 @@ class RayTuneScheduler(TrialScheduler):
             return records
         return []
 
-    def _bind_state_file(self, state: Path) -> None:
+    def _bind_state_file(self, location: _StateLocation) -> None:
+        state = location.local
         if state.exists() and state.stat().st_size > 0:
             ours = self._sink.records
             theirs = list(read_log(state))
             if theirs != ours[: len(theirs)]:
-                aside = _free_name(state)
+                aside = state.with_name(_free_name(location.taken_names()))
                 logger.warning(
                     "hpprune: %s belongs to another run of this experiment directory; "
                     "moved it to %s",
@@ -916,7 +917,33 @@ class _StateLocation:
                 data = fh.readall()
         except OSError:  # includes FileNotFoundError: nothing to resume
             return
-        self.local.write_bytes(data)
+        tmp = self.local.with_name(self.local.name + ".fetch.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(self.local)
+
+    def taken_names(self) -> set[str]:
+        """Names of every earlier state file, in the staging folder and in Tune's storage.
+
+        An earlier run's log is moved aside under a name that neither place
+        holds, so the next sync to storage never overwrites one (Tune copies
+        the staging folder over the storage folder file by file).
+
+        Raises:
+            OSError: If the storage folder exists but cannot be listed (a
+                name chosen without it could overwrite an earlier log).
+        """
+        names = {p.name for p in self.local.parent.glob(f"{STATE_FILE}*")}
+        if self.fs is None or self.remote is None:
+            return names
+        from pyarrow.fs import FileSelector
+
+        folder = self.remote.rsplit("/", 1)[0]
+        selector = FileSelector(folder, allow_not_found=True, recursive=False)
+        for info in self.fs.get_file_info(selector):
+            name = info.path.rsplit("/", 1)[-1]
+            if name.startswith(STATE_FILE):
+                names.add(name)
+        return names
 
 
 def _state_location(trial: Trial) -> _StateLocation | None:
@@ -937,13 +964,18 @@ def _state_location(trial: Trial) -> _StateLocation | None:
     return _StateLocation(local, fs, remote)
 
 
-def _free_name(path: Path) -> Path:
-    k = 1
-    while True:
-        candidate = path.with_name(f"{path.name}.{k}.old")
-        if not candidate.exists():
-            return candidate
-        k += 1
+def _free_name(taken: set[str]) -> str:
+    """``hpprune-scheduler.jsonl.<k>.old`` with ``k`` above every ``k`` in ``taken``.
+
+    Numbers only grow, so the names sort in the order the runs were moved aside.
+    """
+    prefix, suffix = f"{STATE_FILE}.", ".old"
+    used = [
+        int(n[len(prefix) : -len(suffix)])
+        for n in taken
+        if n.startswith(prefix) and n.endswith(suffix) and n[len(prefix) : -len(suffix)].isdigit()
+    ]
+    return f"{prefix}{max(used, default=0) + 1}{suffix}"
 
 
 def _function_ref(fn: object) -> str:
