@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import json
 import sys
 import time
 import warnings
@@ -26,8 +27,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from hpprune.audit.cli import int_at_least
-from hpprune.audit.explain import LogFacts, explain_trial, fold_log, params_text, summarise
+from hpprune.audit.cli import add_output, emit, int_at_least
+from hpprune.audit.explain import (
+    LogFacts,
+    explain_trial,
+    fold_log,
+    params_text,
+    summarise,
+    summary_dict,
+    trial_dict,
+)
 from hpprune.audit.log import LogFormatError, read_log
 
 __all__ = ["build_parser", "main"]
@@ -92,7 +101,7 @@ def _load(path: str) -> LogFacts:
 def _prepare_demo_log(path: str) -> Path:
     p = Path(path)
     if p.is_dir():
-        raise CliError(f"argument --log: {path} is a directory")
+        raise CliError(f"argument -o/--output: {path} is a directory")
     if p.exists() and p.stat().st_size > 0:
         try:
             with warnings.catch_warnings():
@@ -102,7 +111,7 @@ def _prepare_demo_log(path: str) -> Path:
             first = None
         if first is None or first.get("kind") != "study":
             raise CliError(
-                f"argument --log: {path} exists and is not an hpprune audit log; "
+                f"argument -o/--output: {path} exists and is not an hpprune audit log; "
                 f"refusing to overwrite it"
             )
         p.unlink()
@@ -110,7 +119,8 @@ def _prepare_demo_log(path: str) -> Path:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.touch()
     except OSError as exc:
-        raise CliError(f"argument --log: cannot write {path}: {exc.strerror or exc}") from None
+        why = exc.strerror or exc
+        raise CliError(f"argument -o/--output: cannot write {path}: {why}") from None
     return p
 
 
@@ -122,7 +132,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         raise CliError(
             f"the demo needs scikit-learn ({exc}); install it with: pip install 'hpprune[dev]'"
         ) from None
-    log = _prepare_demo_log(args.log)
+    log = _prepare_demo_log(args.output)
     try:
         loop = demo.demo_loop(n_workers=args.workers, log=log, seed=args.seed)
     except ImportError as exc:  # pragma: no cover - scikit-learn missing
@@ -178,45 +188,67 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
             f"({params_text(best.params, 200)})\n"
         )
     out.write(f"\naudit log: {log.resolve()}\nnext:\n")
-    out.write(f"  {PROG} explain {args.log}            # why each trial was stopped\n")
+    out.write(f"  {PROG} explain {args.output}            # why each trial was stopped\n")
     some = next((t for t in result.trials if t.decision is not None), None)
     if some is not None:
-        out.write(f"  {PROG} explain {args.log} --trial {some.trial_id}\n")
-    out.write(f"  {PROG} summary {args.log}            # fates, reasons, steps saved\n")
+        out.write(f"  {PROG} explain {args.output} --trial {some.trial_id}\n")
+    out.write(f"  {PROG} summary {args.output}            # fates, reasons, steps saved\n")
     if interrupted:
         out.write("interrupted: the log holds everything up to Ctrl-C\n")
         return 130
     return 0
 
 
+def _json(data: object) -> str:
+    return json.dumps(data, indent=2, allow_nan=False)
+
+
+def _emit(text: str, args: argparse.Namespace, out: TextIO) -> None:
+    try:
+        emit(text, args.output, out)
+    except OSError as exc:
+        raise CliError(f"argument -o/--output: cannot write {args.output}: {exc}") from None
+
+
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
-    """``hpprune explain LOG [--trial ID]``."""
+    """``hpprune explain LOG [--trial ID] [--json] [-o FILE]``."""
     log = _load(args.log)
     if args.trial is not None:
-        try:
-            text = explain_trial(log, args.trial, brief=True)
-        except ValueError as exc:
-            raise CliError(f"argument --trial: {exc} in {args.log}") from None
-        out.write(text + "\n")
+        if args.trial not in log.trials:
+            try:
+                explain_trial(log, args.trial, brief=True)
+            except ValueError as exc:
+                raise CliError(f"argument --trial: {exc} in {args.log}") from None
+        if args.json:
+            _emit(_json(trial_dict(log, args.trial)), args, out)
+        else:
+            _emit(explain_trial(log, args.trial, brief=True), args, out)
         return 0
     chosen = [t for t in log.trials.values() if t.events]
-    if not chosen:
-        out.write(f"no trial in {args.log} was stopped or paused ({len(log.trials)} trials)\n")
+    if args.json:
+        _emit(_json([trial_dict(log, t.trial_id) for t in chosen]), args, out)
         return 0
-    for t in chosen:
-        out.write(explain_trial(log, t.trial_id, brief=True, params=False) + "\n")
+    if not chosen:
+        text = f"no trial in {args.log} was stopped or paused ({len(log.trials)} trials)"
+        _emit(text, args, out)
+        return 0
+    parts = [explain_trial(log, t.trial_id, brief=True, params=False) for t in chosen]
     n_stop = sum(1 for t in chosen if t.state == "stopped")
-    out.write(
+    parts.append(
         f"\n{n_stop} of {len(log.trials)} trials stopped; "
-        f"`{PROG} explain {args.log} --trial ID` shows one trial with its parameters\n"
+        f"`{PROG} explain {args.log} --trial ID` shows one trial with its parameters"
     )
+    _emit("\n".join(parts), args, out)
     return 0
 
 
 def cmd_summary(args: argparse.Namespace, out: TextIO) -> int:
-    """``hpprune summary LOG``."""
+    """``hpprune summary LOG [--json] [-o FILE]``."""
     log = _load(args.log)
-    out.write(f"log: {args.log}\n{summarise(log)}\n")
+    if args.json:
+        _emit(_json({"log": args.log, **summary_dict(log)}), args, out)
+    else:
+        _emit(f"log: {args.log}\n{summarise(log)}", args, out)
     return 0
 
 
@@ -233,7 +265,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
     demo = sub.add_parser(
         "demo",
         help="tune a small scikit-learn network with pruning and write an audit log",
@@ -244,12 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--workers", type=int_at_least(1), default=2, help="worker threads (default 2)"
     )
-    demo.add_argument(
+    add_output(
+        demo,
         "--log",
-        default="hpprune-demo.jsonl",
         help="audit log to write; an existing hpprune log there is replaced "
         "(default ./hpprune-demo.jsonl)",
     )
+    demo.set_defaults(output="hpprune-demo.jsonl")
     demo.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(func=cmd_demo)
@@ -262,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("log", metavar="LOG", help="audit log (JSON Lines)")
     explain.add_argument("--trial", metavar="ID", help="explain only this trial")
+    explain.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_output(explain)
     explain.set_defaults(func=cmd_explain)
 
     summary = sub.add_parser(
@@ -271,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
         "no-pruning run, and show the best trial.",
     )
     summary.add_argument("log", metavar="LOG", help="audit log (JSON Lines)")
+    summary.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_output(summary)
     summary.set_defaults(func=cmd_summary)
 
     for name, text in _DISPATCH_HELP.items():
@@ -344,6 +380,9 @@ def _show_warning(
 
 def _main(args_list: list[str]) -> int:
     parser = build_parser()
+    if not args_list:
+        parser.print_help(sys.stdout)
+        return 0
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:

@@ -396,7 +396,7 @@ CLI_ROWS: list[CliRow] = [
         "storage",
     ),
     # bench (hpprune.bench.cli); all fail before any simulation starts
-    CliRow("bench: no --out", ("bench", "lcbench", "--quick"), 2, "--out"),
+    CliRow("bench: no -o", ("bench", "lcbench", "--quick"), 2, "-o/--output"),
     CliRow(
         "bench: negative --seeds",
         ("bench", "lcbench", "--seeds", "-1", "--out", "{BENCHOUT}"),
@@ -491,10 +491,10 @@ CLI_ROWS: list[CliRow] = [
         "missing required column",
     ),
     # demo (refuses before training anything)
-    CliRow("demo: --log is a directory", ("demo", "--log", "{DIR}"), 2, "--log"),
-    CliRow("demo: --log under a file", ("demo", "--log", "{FILEPARENT}"), 2, "--log"),
-    CliRow("demo: --log of a newer schema", ("demo", "--log", "{NEWERHEAD}"), 2, "--log"),
-    CliRow("demo: --log with a torn header", ("demo", "--log", "{TORNHEAD}"), 2, "--log"),
+    CliRow("demo: --log is a directory", ("demo", "-o", "{DIR}"), 2, "-o/--output"),
+    CliRow("demo: --log under a file", ("demo", "--log", "{FILEPARENT}"), 2, "-o/--output"),
+    CliRow("demo: --log of a newer schema", ("demo", "--log", "{NEWERHEAD}"), 2, "-o/--output"),
+    CliRow("demo: --log with a torn header", ("demo", "--log", "{TORNHEAD}"), 2, "-o/--output"),
     CliRow("demo: bad --seed", ("demo", "--seed", "x"), 2, "--seed"),
 ]
 

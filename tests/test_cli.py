@@ -276,7 +276,6 @@ def test_summary_without_completed_trials(
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        ([], "COMMAND"),
         (["nope"], "invalid choice"),
         (["demo", "--trials", "0"], "--trials"),
         (["demo", "--trials", "x"], "--trials"),
@@ -304,7 +303,7 @@ def test_unreadable_logs_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert code == 2 and "argument LOG" in err, err
     # the demo refuses to overwrite a file that is not an hpprune log
     code, _, err = run(["demo", "--trials", "1", "--log", str(junk)], capsys)
-    assert code == 2 and "--log" in err
+    assert code == 2 and "-o/--output" in err
     assert junk.read_text() == "hello\n"
 
 

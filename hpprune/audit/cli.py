@@ -2,11 +2,11 @@
 
 ::
 
-    hpprune replay LOG --policy SPEC [--json]
+    hpprune replay LOG --policy SPEC [--json] [-o FILE]
     hpprune backtest LOG [LOG ...] --policy SPEC [--policy SPEC ...] [--max-discard-rate R]
     hpprune report LOG -o report.html [--budget-hours H]
     hpprune import optuna --storage URL [--study NAME] -o OUT
-    hpprune import ray DIR --metric NAME --mode min|max -o OUT
+    hpprune import ray DIR --metric NAME --direction minimize|maximize -o OUT
 
 ``OUT`` ending in ``.csv``/``.tsv`` (optionally ``.gz``) is written as a curves table,
 anything else as a JSON Lines audit log. Exit status: 0 on success, 1 when a
@@ -19,13 +19,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from hpprune.audit.log import LogFormatError
 
-__all__ = ["COMMANDS", "build_parser", "int_at_least", "main"]
+__all__ = [
+    "COMMANDS",
+    "add_direction",
+    "add_output",
+    "build_parser",
+    "int_at_least",
+    "main",
+    "write_text",
+]
 
 COMMANDS = ("replay", "backtest", "report", "import")
 """Subcommands handled by :func:`main` (the ``hpprune`` dispatcher forwards these)."""
@@ -56,6 +67,104 @@ def int_at_least(low: int) -> Callable[[str], int]:
     return _bounded(int, "an int", f">= {low}", lambda x: x >= low)
 
 
+DIRECTIONS = ("minimize", "maximize")
+_SHORT_DIRECTIONS = {"min": "minimize", "max": "maximize"}
+
+
+def _direction(text: str) -> str:
+    """An argparse ``type``: ``minimize``/``maximize``, also spelt ``min``/``max``."""
+    low = text.strip().lower()
+    return _SHORT_DIRECTIONS.get(low, low)
+
+
+def add_direction(
+    parser: argparse.ArgumentParser, *aliases: str, required: bool = False, help: str = ""
+) -> None:
+    """Add ``--direction {minimize,maximize}`` (``min``/``max`` accepted) to ``parser``.
+
+    Args:
+        parser: The (sub)command parser.
+        *aliases: Extra option strings kept for old command lines (e.g. ``--mode``).
+        required: Whether the option is required.
+        help: Help text; ``min``/``max`` spelling is mentioned automatically.
+    """
+    parser.add_argument(
+        "--direction",
+        *aliases,
+        dest="direction",
+        type=_direction,
+        choices=DIRECTIONS,
+        required=required,
+        help=(help + " " if help else "") + "(min/max accepted)",
+    )
+
+
+def add_output(
+    parser: argparse.ArgumentParser, *aliases: str, required: bool = False, help: str = ""
+) -> None:
+    """Add ``-o/--output FILE`` to ``parser``.
+
+    Args:
+        parser: The (sub)command parser.
+        *aliases: Extra option strings kept for old command lines (e.g. ``--out``).
+        required: Whether the option is required.
+        help: Help text.
+    """
+    parser.add_argument(
+        "-o",
+        "--output",
+        *aliases,
+        dest="output",
+        metavar="FILE",
+        required=required,
+        help=help or "write to FILE instead of printing",
+    )
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (a temporary file in the same folder is renamed).
+
+    Args:
+        path: Destination; its parent folders are created.
+        text: The content (UTF-8).
+
+    Returns:
+        The path written.
+
+    Raises:
+        IsADirectoryError: If ``path`` is a directory.
+        OSError: If the file cannot be written.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(f"{target} is a directory; give a file name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def emit(text: str, output: str | None, out: TextIO) -> None:
+    """Print ``text``, or write it to ``output`` and say so.
+
+    Args:
+        text: The result, ending without a newline.
+        output: File to write, or None to print to ``out``.
+        out: The stream results are printed on.
+    """
+    if output is None:
+        out.write(text + "\n")
+        return
+    path = write_text(output, text + "\n")
+    out.write(f"wrote {path}\n")
+
+
 _positive_float: Callable[[str], float] = _bounded(
     float, "a finite number", "> 0", lambda x: 0 < x < math.inf
 )
@@ -79,9 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-run a log's curves through another policy and print a what-if table",
         description="Re-run the recorded curves of a study through another policy.",
     )
-    p.add_argument("log", help="JSON Lines audit log")
+    p.add_argument("log", metavar="LOG", help="JSON Lines audit log")
     p.add_argument(
         "--policy",
+        metavar="SPEC",
         help="policy SPEC: e.g. 'median:n_startup_trials=5' or a .json/.toml file "
         "(default: the log's own policy)",
     )
@@ -90,15 +200,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--rows", type=int_at_least(0), default=20, help="differing trials to list (default 20)"
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_output(p)
 
     p = sub.add_parser(
         "backtest",
         help="replay several past studies; count how often each policy discards the best trial",
         description="Replay past studies through one or more policies before adopting one.",
     )
-    p.add_argument("logs", nargs="+", help="JSON Lines audit logs")
+    p.add_argument("logs", nargs="+", metavar="LOG", help="JSON Lines audit logs")
     p.add_argument(
         "--policy",
+        metavar="SPEC",
         action="append",
         required=True,
         help="policy SPEC (repeat to compare several policies)",
@@ -111,14 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
         "fraction of the studies",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_output(p)
 
     p = sub.add_parser(
         "report",
         help="write a self-contained HTML report of a log",
         description="Write one self-contained HTML file (no network needed to open it).",
     )
-    p.add_argument("log", help="JSON Lines audit log")
-    p.add_argument("-o", "--output", required=True, help="HTML file to write")
+    p.add_argument("log", metavar="LOG", help="JSON Lines audit log")
+    add_output(p, required=True, help="HTML file to write")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--budget-s", type=_positive_float, help="compute budget in seconds")
     budget.add_argument("--budget-hours", type=_positive_float, help="compute budget in hours")
@@ -140,14 +253,18 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--storage", required=True, help="storage URL, e.g. sqlite:///study.db")
             q.add_argument("--study", help="study name (optional if the storage holds one)")
         else:
-            q.add_argument("dir", help="the experiment directory (one folder per trial)")
+            q.add_argument(
+                "dir", metavar="DIR", help="the experiment directory (one folder per trial)"
+            )
             q.add_argument("--metric", required=True, help="result column to import")
-            q.add_argument("--mode", required=True, choices=("min", "max"), help="metric direction")
+            add_direction(q, "--mode", required=True, help="direction of the metric")
             q.add_argument("--step-column", default="training_iteration", help="step column")
             q.add_argument(
                 "--max-step", type=int, help="step reached by a trial that ran to the end"
             )
-        q.add_argument("-o", "--output", required=True, help="OUT: .jsonl log or .csv table")
+        q.add_argument(
+            "-o", "--output", required=True, metavar="OUT", help=".jsonl log or .csv table"
+        )
         q.add_argument("--format", choices=("log", "curves"), help="override the OUT suffix")
         q.add_argument(
             "--recorded-policy",
@@ -158,8 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_json(data: Any, out: TextIO) -> None:
-    out.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+def _json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, allow_nan=False)
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
@@ -167,19 +284,14 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         from hpprune.audit.replay import replay
 
         res = replay(args.log, args.policy, non_finite=args.non_finite)
-        if args.json:
-            _print_json(res.to_dict(), out)
-        else:
-            out.write(res.table(max_rows=args.rows) + "\n")
+        text = _json_text(res.to_dict()) if args.json else res.table(max_rows=args.rows)
+        emit(text, args.output, out)
         return 0
     if args.command == "backtest":
         from hpprune.audit.replay import backtest
 
         bt = backtest(args.logs, args.policy, non_finite=args.non_finite)
-        if args.json:
-            _print_json(bt.to_dict(), out)
-        else:
-            out.write(bt.table() + "\n")
+        emit(_json_text(bt.to_dict()) if args.json else bt.table(), args.output, out)
         if args.max_discard_rate is not None:
             worst = [
                 (pol, agg["discard_rate"])
@@ -217,7 +329,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             records = import_ray(
                 args.dir,
                 args.metric,
-                args.mode,
+                args.direction,
                 step_column=args.step_column,
                 max_step=args.max_step,
                 policy=recorded,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hpprune.audit.log import LogFormatError, read_log
-from hpprune.types import Action, Decision, Direction, Reason
+from hpprune.types import Action, Decision, Direction, Reason, jsonable
 
 __all__ = [
     "FATES",
@@ -41,6 +41,7 @@ __all__ = [
     "policy_text",
     "summarise",
     "summary_dict",
+    "trial_dict",
 ]
 
 FATES = ("completed", "stopped", "paused", "failed", "stale", "running")
@@ -634,6 +635,53 @@ def explain_trial(
             f"({total / facts.budget_s:.0%}); this trial {share:.1%} of it"
         )
     return "\n".join(lines)
+
+
+def trial_dict(log: RecordsArg | LogFacts, trial_id: object) -> dict[str, Any]:
+    """A JSON-ready account of one trial (what ``hpprune explain --json`` prints).
+
+    Args:
+        log: A log path, its records, or a :class:`LogFacts`.
+        trial_id: The trial (ints are turned into strings).
+
+    Returns:
+        Keys: trial, state, params, steps_run, first_step, last_step,
+        best_value, last_value, final_value, fail_reason, pauses, resumes,
+        compute_s, steps_saved (against the longest completed trial; None
+        when not stopped or no trial completed), decisions (every STOP,
+        PAUSE and RESUME with its evidence), text (the sentence for each).
+        Non-finite values are written as the strings ``"NaN"``, ``"Infinity"``.
+
+    Raises:
+        ValueError: If the trial is not in the log.
+    """
+    facts = as_facts(log)
+    tid = str(trial_id)
+    t = facts.trials.get(tid)
+    if t is None:
+        raise ValueError(f"trial {tid!r} is not in the log")
+    full = facts.full_run_steps()
+    saved = None
+    if t.state == "stopped" and full is not None:
+        saved = max(full - len(t.steps), 0)
+    return {
+        "trial": tid,
+        "state": t.state,
+        "params": jsonable(dict(t.params)),
+        "steps_run": len(t.steps),
+        "first_step": t.steps[0] if t.steps else None,
+        "last_step": t.last_step,
+        "best_value": jsonable(t.best_value(facts.direction)),
+        "last_value": jsonable(t.values[-1]) if t.values else None,
+        "final_value": jsonable(t.final_value),
+        "fail_reason": t.fail_reason,
+        "pauses": t.n_pauses,
+        "resumes": t.n_resumes,
+        "compute_s": t.compute_s,
+        "steps_saved": saved,
+        "decisions": [d.to_dict() for d in t.events],
+        "text": [describe_decision(d) for d in t.events],
+    }
 
 
 def policy_text(policy: Mapping[str, Any]) -> str:

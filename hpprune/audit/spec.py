@@ -240,11 +240,35 @@ def _lookup(type_name: str, where: str) -> type[Policy]:
             return import_policy_class(type_name)
         except ValueError as exc:
             raise SpecError(f"{where}: {exc}") from None
+    raise SpecError(
+        f"{where}: unknown policy {type_name!r}; known names: {known_names_text(table)} "
+        f"(snake_case forms such as successive_halving and class names such as "
+        f"MedianPruner work too)"
+    )
+
+
+def known_names_text(table: Mapping[str, type[Policy]] | None = None) -> str:
+    """Every policy's shortest name, with its explicit aliases in parentheses.
+
+    Args:
+        table: The name table (default :func:`policy_names`).
+
+    Returns:
+        Text such as ``"median, successive_halving (sha), ..."``.
+    """
+    names = policy_names() if table is None else table
     shortest: dict[type[Policy], str] = {}
-    for name, c in sorted(table.items(), key=lambda kv: (kv[0] in ALIASES, len(kv[0]), kv[0])):
-        shortest.setdefault(c, name)
-    known = ", ".join(sorted(shortest.values()))
-    raise SpecError(f"{where}: unknown policy {type_name!r}; known names: {known}")
+    aliases: dict[type[Policy], list[str]] = {}
+    for name, c in sorted(names.items(), key=lambda kv: (kv[0] in ALIASES, len(kv[0]), kv[0])):
+        if name in ALIASES:
+            aliases.setdefault(c, []).append(name)
+        else:
+            shortest.setdefault(c, name)
+    parts = []
+    for c, name in sorted(shortest.items(), key=lambda kv: kv[1]):
+        extra = sorted(a for a in aliases.get(c, []) if a != name)
+        parts.append(f"{name} ({', '.join(extra)})" if extra else name)
+    return ", ".join(parts)
 
 
 def _resolve(data: Any, where: str) -> Policy:

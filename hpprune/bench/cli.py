@@ -3,9 +3,9 @@
 Usage::
 
     hpprune bench lcbench [--tasks 167168 189873 189906] [--seeds 10] [--workers 1 4]
-                          [--budget 20x] [--methods ...] [--quick] --out DIR
-    hpprune bench curves FILE --direction maximize [--tasks ...] --out DIR
-    hpprune bench sklearn [--tasks digits-sgd ...] --out DIR
+                          [--budget 20x] [--methods ...] [--quick] -o DIR
+    hpprune bench curves FILE --direction maximize [--tasks ...] -o DIR
+    hpprune bench sklearn [--tasks digits-sgd ...] -o DIR
 
 (``python -m hpprune.bench ...`` is the same.) Writes ``DIR/results.json``,
 ``DIR/summary.md``, ``DIR/regret.png`` and ``DIR/runs.jsonl`` (one line per run).
@@ -23,7 +23,7 @@ import platform
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from hpprune.audit.cli import add_direction
 from hpprune.bench.methods import MethodSpec, select_methods
 from hpprune.bench.metrics import CHECKPOINTS, RunSummary, aggregate, summarize_runs
 from hpprune.bench.simulator import Stream, parse_budget, simulate
@@ -41,7 +42,6 @@ __all__ = ["build_parser", "main", "run_benchmark"]
 
 LCBENCH_TASKS = ("167168", "189873", "189906")
 SKLEARN_TASKS = ("digits-sgd", "breast_cancer-sgd", "wine-sgd")
-PEER_FAMILIES = ("optuna", "ray")
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
     # source: seeds, configs, max_step (sklearn), tasks
@@ -66,9 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("source", choices=("lcbench", "curves", "sklearn"), help="curve source")
-    p.add_argument("file", nargs="?", help="curves table (CSV/Parquet) for the `curves` source")
+    p.add_argument(
+        "file", nargs="?", metavar="FILE", help="curves table (CSV/Parquet) for the `curves` source"
+    )
     p.add_argument("--tasks", nargs="+", help="tasks (default: the source's standard set)")
-    p.add_argument("--seeds", type=int, help="number of seeds 0..N-1 (default 10, quick 3)")
+    quick_seeds = ", ".join(f"{k} {v['seeds']}" for k, v in _QUICK.items())
+    p.add_argument(
+        "--seeds",
+        type=int,
+        help=f"number of seeds 0..N-1 (default 10; with --quick: {quick_seeds})",
+    )
     p.add_argument(
         "--workers", type=int, nargs="+", default=None, help="worker settings (default 1 4)"
     )
@@ -84,13 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--data-dir", help="LCBench surrogate directory (default ../shared/data/lcbench)"
     )
-    p.add_argument("--direction", choices=("minimize", "maximize"), help="for `curves`")
+    add_direction(p, help="metric direction, for `curves`")
     p.add_argument("--configs", type=int, help="configurations per stream (lcbench/sklearn)")
     p.add_argument("--max-step", type=int, help="epochs per curve (sklearn, default 20)")
     p.add_argument("--jobs", type=int, default=None, help="parallel processes (default: 2)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--list-methods", action="store_true", help="print the methods and exit")
-    p.add_argument("--out", help="output directory")
+    p.add_argument("-o", "--output", "--out", dest="output", metavar="DIR", help="output directory")
     return p
 
 
@@ -295,7 +302,7 @@ def run_benchmark(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, An
     protocol = _protocol(args, argv, tasks, seeds, workers, specs, skipped, outs, wall, configs)
     protocol["budget"] = budget_text
     doc = {"protocol": protocol, "methods": methods}
-    out = Path(args.out)
+    out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(_jsonable(doc), indent=1) + "\n")
     with (out / "runs.jsonl").open("w") as fh:
@@ -407,7 +414,7 @@ def _fmt(mean: float | None, se: float | None, digits: int = 3) -> str:
 
 
 def summary_markdown(doc: dict[str, Any]) -> str:
-    """The ``summary.md`` table (one table per worker setting) and a targets check.
+    """The ``summary.md`` tables (one per worker setting), each with how its rows compare.
 
     Args:
         doc: The results document.
@@ -453,7 +460,7 @@ def summary_markdown(doc: dict[str, Any]) -> str:
             ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-        lines += _targets(methods, w)
+        lines += _comparison(rows)
     if proto.get("skipped_methods"):
         lines += ["## Skipped methods", ""]
         lines += [f"- `{k}`: {v}" for k, v in proto["skipped_methods"].items()]
@@ -461,53 +468,33 @@ def summary_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _targets(methods: dict[str, dict[str, Any]], w: int) -> list[str]:
-    """The issue's targets for ``hpprune.default`` at one worker setting."""
-    me = methods.get(f"hpprune.default@w{w}")
-    if me is None:
+def _comparison(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Sentences comparing the rows of one table: who leads on each measure, by how much."""
+    if len(rows) < 2:
         return []
-    peers = [
-        e
-        for e in methods.values()
-        if e["workers"] == w and e["method"].split(".")[0] in PEER_FAMILIES
+
+    def leader(key: Callable[[dict[str, Any]], float | None], low: bool) -> tuple[Any, ...]:
+        scored = [(key(e), e["method"]) for e in rows if key(e) is not None]
+        if not scored:
+            return ()
+        scored.sort(key=lambda kv: (kv[0] if low else -float(kv[0] or 0.0), kv[1]))
+        return scored[0] if len(scored) == 1 else (*scored[0], scored[1])
+
+    lines = ["How the rows compare:", ""]
+    checks: list[tuple[str, Callable[[dict[str, Any]], float | None], bool, str]] = [
+        ("highest speedup", lambda e: e.get("speedup"), False, "{:.2f}x"),
+        ("lowest final regret", lambda e: e["regret_at"][str(CHECKPOINTS[-1])], True, "{:.3f}"),
+        ("least often discards the best trial", lambda e: e["p_discard_best"], True, "{:.2f}"),
+        ("saves the most steps", lambda e: e["steps_saved"], False, "{:.2f}"),
     ]
-    none = methods.get(f"none@w{w}")
-    lines = [f"Targets for `hpprune.default` with {w} worker(s):", ""]
-    sp = me.get("speedup")
-    peer_sp = [e["speedup"] for e in peers if e.get("speedup") is not None]
-    best_peer = max(peer_sp) if peer_sp else None
-    if sp is not None and best_peer:
-        ok = sp >= 1.5 * best_peer
-        lines.append(
-            f"- speedup ≥ 1.5 x best peer's: {sp:.2f}x vs {best_peer:.2f}x "
-            f"(ratio {sp / best_peer:.2f}) — {'met' if ok else 'NOT met'}"
-        )
-    else:
-        lines.append(
-            f"- speedup ≥ 1.5 x best peer's: speedup {sp}, best peer {best_peer} — NOT met"
-        )
-    if none is not None:
-        ok = sp is not None and sp >= 6
-        lines.append(
-            f"- speedup ≥ 6x over no pruning: {'—' if sp is None else f'{sp:.2f}x'} — "
-            f"{'met' if ok else 'NOT met'}"
-        )
-    worse = []
-    for f in CHECKPOINTS:
-        mine = me["regret_at"][str(f)]
-        for e in peers:
-            theirs = e["regret_at"][str(f)]
-            if mine is None or (theirs is not None and mine >= theirs):
-                worse.append(f"{e['method']}@{int(f * 100)}%")
-    lines.append(
-        "- lower regret than every peer at every checkpoint: "
-        + ("met" if not worse else f"NOT met (not lower than: {', '.join(worse)})")
-    )
-    p = me.get("p_discard_best")
-    lines.append(
-        f"- p_discard_best ≤ 5 %: {'—' if p is None else f'{100 * p:.1f} %'} — "
-        f"{'met' if p is not None and p <= 0.05 else 'NOT met'}"
-    )
+    for what, key, low, form in checks:
+        lead = leader(key, low)
+        if not lead:
+            continue
+        text = f"- {what}: `{lead[1]}` ({form.format(lead[0])})"
+        if len(lead) == 3:
+            text += f", next `{lead[2][1]}` ({form.format(lead[2][0])})"
+        lines.append(text)
     lines.append("")
     return lines
 
@@ -533,15 +520,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name:28s} skipped   {why}")
         return 0
     args = parser.parse_args(args_list)
-    if not args.out:
-        parser.error("the following argument is required: --out")
+    if not args.output:
+        parser.error("the following argument is required: -o/--output")
     try:
         doc = run_benchmark(args, args_list)
     except (ValueError, FileNotFoundError, ImportError) as exc:
         print(f"hpprune bench: error: {exc}", file=sys.stderr)
         return 2
     print(
-        f"wrote {Path(args.out) / 'results.json'}, summary.md, regret.png "
+        f"wrote {Path(args.output) / 'results.json'}, summary.md, regret.png "
         f"({doc['protocol']['wall_seconds']} s)"
     )
     return 0

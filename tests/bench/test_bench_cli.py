@@ -160,7 +160,7 @@ def test_out_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["lcbench"])
     assert exc.value.code == 2
-    assert "--out" in capsys.readouterr().err
+    assert "-o/--output" in capsys.readouterr().err
 
 
 def test_list_methods(capsys: pytest.CaptureFixture[str]) -> None:
