@@ -8,6 +8,7 @@ Everything public is re-exported here; one module per algorithm lives under
 
 from hpprune import space
 from hpprune.audit.log import AuditLog, LogFormatError, read_log
+from hpprune.audit.sinks import FileSink, LogSink, MemorySink
 from hpprune.curves import StudyView, TrialCurve
 from hpprune.defaults import default_policy
 from hpprune.engine import Engine
@@ -38,13 +39,16 @@ __all__ = [
     "Decision",
     "Direction",
     "Engine",
+    "FileSink",
     "HyperbandPruner",
     "KeepDiverse",
     "KeepTopK",
     "LogFormatError",
+    "LogSink",
     "LoopResult",
     "LoopTrial",
     "MedianPruner",
+    "MemorySink",
     "MinimumAccuracyPruner",
     "NextTrial",
     "NoPruning",

@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 
 from hpprune import validate
-from hpprune.audit.log import AuditLog, LogFormatError, read_log
+from hpprune.audit.log import read_log
+from hpprune.audit.records import LogFormatError
+from hpprune.audit.sinks import LogSink, SinkArg, open_sink
 from hpprune.curves import StudyView, TrialCurve
 from hpprune.pruners.base import Policy, as_policy, policy_from_dict, policy_hash
 from hpprune.types import SCHEMA_VERSION, Action, Decision, Direction, Reason, TrialState
@@ -28,7 +30,7 @@ from hpprune.types import SCHEMA_VERSION, Action, Decision, Direction, Reason, T
 NON_FINITE_MODES = ("stop", "ignore")
 ENGINE_RULE = "engine"
 
-LogArg = str | os.PathLike[str] | AuditLog | None
+LogArg = SinkArg | None
 
 
 def _version() -> str:
@@ -53,9 +55,10 @@ class Engine:
         policy: The pruning policy.
         direction: ``"minimize"`` or ``"maximize"``; handled here once, so
             policies only see canonical lower-is-better scores.
-        log: Path of a JSON Lines audit log (or an :class:`AuditLog`), or None
-            for no log. An empty or new file gets a ``study`` header; a file
-            that already has one must have been written for the same policy.
+        log: Path of a JSON Lines audit log, a
+            :class:`~hpprune.audit.sinks.LogSink`, or None for no log. An empty
+            or new log gets a ``study`` header; a log that already has one must
+            have been written for the same policy.
         non_finite: ``"stop"`` (default) stops a trial that reports NaN, ±inf
             or None with reason ``non_finite``; ``"ignore"`` lets it continue.
             Either way the value never enters any statistic.
@@ -86,12 +89,16 @@ class Engine:
         self._last_value: dict[str, float | None] = {}
         self._final: dict[str, Decision] = {}
         self._last_seen: dict[str, float] = {}
-        self._log: AuditLog | None = None
+        self._log: LogSink | None = None
         if log is not None:
-            self._log = log if isinstance(log, AuditLog) else AuditLog(log)
-            existing = self._log.write_header_if_empty(self.header())
+            sink = open_sink(log)
+            with sink.locked() as records:
+                existing = next(records, None)
+                if existing is None:
+                    sink.append([self.header()])
             if existing is not None:
-                self._check_header(existing)
+                self._check_header(existing, sink.name)
+            self._log = sink
 
     # ------------------------------------------------------------ properties
     @property
@@ -100,7 +107,7 @@ class Engine:
         return self._view
 
     @property
-    def log(self) -> AuditLog | None:
+    def log(self) -> LogSink | None:
         """The audit log writer, if any."""
         return self._log
 
@@ -122,26 +129,23 @@ class Engine:
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
 
-    def _check_header(self, header: Mapping[str, Any]) -> None:
+    def _check_header(self, header: Mapping[str, Any], where: str) -> None:
         if header.get("kind") != "study":
-            raise ValueError(f"log {self._log_path()} does not start with a study record")
+            raise ValueError(f"log {where} does not start with a study record")
         if header.get("policy_hash") != policy_hash(self.policy):
             raise ValueError(
-                f"log {self._log_path()} was written for policy {header.get('policy')}, "
+                f"log {where} was written for policy {header.get('policy')}, "
                 f"not {self.policy.to_dict()}; use another log file or Engine.from_log"
             )
         if header.get("direction") != self.direction.value:
             raise ValueError(
-                f"log {self._log_path()} has direction {header.get('direction')!r}, "
+                f"log {where} has direction {header.get('direction')!r}, "
                 f"not {self.direction.value!r}"
             )
 
-    def _log_path(self) -> str:
-        return str(self._log.path) if self._log is not None else "<none>"
-
     def _write(self, record: dict[str, Any]) -> None:
         if self._log is not None:
-            self._log.append(record)
+            self._log.append([record])
 
     # --------------------------------------------------------------- queries
     def state(self, trial_id: object) -> TrialState:
@@ -522,7 +526,7 @@ class Engine:
             if gc_was_enabled:
                 gc.enable()
         if log is not None:
-            engine._log = log if isinstance(log, AuditLog) else AuditLog(log)
+            engine._log = open_sink(log)
         return engine
 
     @classmethod

@@ -27,8 +27,8 @@ def test_round_trip_and_non_finite_values(tmp_path: Path) -> None:
     p = tmp_path / "a.jsonl"
     with AuditLog(p, buffer_size=3) as log:
         for r in _records(5):
-            log.append(r)
-        log.append({"kind": "complete", "trial": "x", "value": float("nan")})
+            log.append([r])
+        log.append([{"kind": "complete", "trial": "x", "value": float("nan")}])
     got = list(read_log(p))
     assert [r["trial"] for r in got] == [f"t{i}" for i in range(5)] + ["x"]
     assert got[-1]["value"] == "NaN"
@@ -40,7 +40,7 @@ def test_torn_last_line_is_skipped_with_a_warning(tmp_path: Path, cut: int) -> N
     p = tmp_path / "a.jsonl"
     with AuditLog(p) as log:
         for r in _records(4):
-            log.append(r)
+            log.append([r])
     data = p.read_bytes()
     last_start = data.rstrip(b"\n").rfind(b"\n") + 1
     torn = data[: last_start + cut] if cut > 0 else data[: len(data) + cut - 1]
@@ -54,7 +54,7 @@ def test_next_writer_starts_a_fresh_line_after_a_torn_one(tmp_path: Path) -> Non
     p = tmp_path / "a.jsonl"
     p.write_bytes(b'{"kind":"complete","trial":"t0","value":1.0}\n{"kind":"compl')
     with AuditLog(p) as log:
-        log.append({"kind": "complete", "trial": "t1", "value": 2.0})
+        log.append([{"kind": "complete", "trial": "t1", "value": 2.0}])
     with pytest.warns(UserWarning):
         got = list(read_log(p))
     assert [r["trial"] for r in got] == ["t0", "t1"]
@@ -101,13 +101,13 @@ def test_bad_writer_arguments(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="log"):
         AuditLog(42)  # type: ignore[arg-type]
     with AuditLog(tmp_path / "a") as log, pytest.raises(TypeError, match="JSON"):
-        log.append({"kind": "x", "value": object()})
+        log.append([{"kind": "x", "value": object()}])
 
 
 def _writer(path: str, worker: int, n: int) -> None:
     log = AuditLog(path, buffer_size=1)
     for i in range(n):
-        log.append({"kind": "complete", "trial": f"w{worker}-{i}", "pad": "x" * (i % 300)})
+        log.append([{"kind": "complete", "trial": f"w{worker}-{i}", "pad": "x" * (i % 300)}])
     log.close()
 
 

@@ -58,7 +58,7 @@ from typing import IO, Any, cast
 import numpy as np
 
 from hpprune.audit.explain import fold_log
-from hpprune.audit.log import AuditLog
+from hpprune.audit.sinks import FileSink
 from hpprune.curves import StudyView, TrialCurve
 from hpprune.pruners.base import Policy, policy_hash
 from hpprune.types import SCHEMA_VERSION, Action, Decision, Direction, Reason, jsonable
@@ -555,9 +555,8 @@ def write_log(
         raise FileExistsError(f"{target} exists; choose another name or pass overwrite")
     target, tmp = _atomic_target(target)
     try:
-        log = AuditLog(tmp, buffer_size=4096)
-        for r in records:
-            log.append(r)
+        log = FileSink(tmp, buffer_size=4096)
+        log.append(records)
         log.close()
         os.replace(tmp, target)
     except BaseException:

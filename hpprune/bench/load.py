@@ -38,7 +38,7 @@ def append_throughput(path: Path, n: int, buffer_size: int, fsync: bool) -> floa
     t0 = time.perf_counter()
     with AuditLog(path, buffer_size=buffer_size, fsync=fsync) as log:
         for r in records:
-            log.append(r)
+            log.append([r])
     return n / (time.perf_counter() - t0)
 
 

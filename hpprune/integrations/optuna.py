@@ -19,9 +19,10 @@ Incremental view:
     Optuna's schema is one it knows, else Optuna's public API is.
 
 Many processes (``log=`` a path on a shared filesystem):
-    The JSON Lines audit log is the global order of events. Each call takes an
-    exclusive ``flock`` on the log, folds the records other workers appended
-    since its last read (:meth:`hpprune.Engine.apply_record`), appends
+    The audit log is the global order of events. Each call holds the log's
+    sink lock (:meth:`hpprune.audit.sinks.LogSink.locked`; an exclusive
+    ``flock`` for a file), folds the records other workers appended since its
+    last look (:meth:`hpprune.Engine.apply_record`), appends
     ``complete``/``fail`` records for trials that finished in storage but are
     not yet in the log, then reports, decides, appends, and unlocks. Every
     decision is therefore a function of the log prefix before it, and a
@@ -43,11 +44,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import fcntl
 import gc
+import itertools
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,8 @@ from optuna.trial import FrozenTrial, Trial
 from optuna.trial import TrialState as OptunaState
 
 from hpprune import validate
-from hpprune.audit.log import AuditLog, LogFormatError, _decode_line, encode_record
+from hpprune.audit.records import LogFormatError
+from hpprune.audit.sinks import FileSink, LogSink
 from hpprune.engine import NON_FINITE_MODES, Engine
 from hpprune.integrations.optuna_storage import FINISHED, Watcher, make_watcher
 from hpprune.pruners.base import Policy, as_policy, policy_hash
@@ -87,125 +89,14 @@ INGEST_RULE = "optuna_storage"
 _BATCH_FETCH = 8  # more newly finished trials than this: one get_all_trials instead
 
 
-# --------------------------------------------------------------------------- shared log
-class _SharedLog:
-    """The shared JSONL audit log, used as the global order of events.
-
-    ``locked()`` holds an exclusive ``flock`` for a whole read-decide-append
-    cycle; records queued in :attr:`pending` are written before the lock is
-    released. All writers hold the lock, so a line without its newline at the
-    end of the file can only be left by a crashed writer: it is skipped with a
-    warning and the next write starts on a fresh line (as :mod:`hpprune.audit.log`
-    does), so every process reads the same records.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.pending: list[bytes] = []
-        self._fd: int | None = None
-        self._pid = -1
-        self._offset = 0
-        self._lineno = 0
-        self._torn_tail = False
-
-    def _open(self) -> int:
-        if self._fd is None or self._pid != os.getpid():
-            # A forked child must not share the parent's open file description:
-            # flock locks belong to it, so they would not exclude the parent.
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-            self._pid = os.getpid()
-        return self._fd
-
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[list[dict[str, Any]]]:
-        """Lock the log and yield the records appended since the last read."""
-        fd = self._open()
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield self._read_new(fd)
-        finally:
-            try:
-                self._write_pending(fd)
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-
-    def _read_new(self, fd: int) -> list[dict[str, Any]]:
-        size = os.fstat(fd).st_size
-        if size < self._offset:
-            raise LogFormatError(f"audit log {self.path} shrank while in use")
-        chunks: list[bytes] = []
-        pos = self._offset
-        while pos < size:
-            chunk = os.pread(fd, size - pos, pos)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            pos += len(chunk)
-        data = b"".join(chunks)
-        self._offset = pos
-        if not data:
-            return []
-        lines = data.split(b"\n")
-        tail = lines.pop()
-        records: list[dict[str, Any]] = []
-        for raw in lines:
-            self._lineno += 1
-            if raw.strip():
-                record = _decode_line(raw, self._lineno, self.path)
-                if record is not None:
-                    records.append(record)
-        if tail:
-            self._lineno += 1
-            # Torn by a crashed writer; the decoder warns and skips it.
-            _decode_line(tail, self._lineno, self.path)
-        self._torn_tail = bool(tail)
-        return records
-
-    def _write_pending(self, fd: int) -> None:
-        if not self.pending:
-            return
-        data = b"".join(self.pending)
-        self.pending.clear()
-        if self._torn_tail:
-            data = b"\n" + data
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        self._offset += len(data)
-        self._torn_tail = False
-
-    def close(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            os.close(self._fd)
-        self._fd = None
-
-
-class _QueueLog(AuditLog):
-    """AuditLog whose records wait in the shared log's queue until it writes them under lock."""
-
-    def __init__(self, shared: _SharedLog) -> None:
-        super().__init__(shared.path)
-        self._shared = shared
-
-    def append(self, record: Mapping[str, Any]) -> None:
-        self._shared.pending.append(encode_record(record))
-
-    def flush(self) -> None:
-        """Nothing to do: the shared log writes queued records before unlocking."""
-
-    def close(self) -> None:
-        """Nothing to do: the shared log owns the file."""
-
-
 # --------------------------------------------------------------------------- the pruner
 class OptunaPruner(BasePruner):
     """An Optuna pruner whose decisions come from an hpprune policy.
 
     Args:
         policy: Any hpprune policy, e.g. ``hpprune.MedianPruner()``.
-        log: Path of the JSON Lines audit log, or None for no log. With a log,
+        log: Path of the JSON Lines audit log, a
+            :class:`~hpprune.audit.sinks.LogSink`, or None for no log. With a log,
             many worker processes (each with its own ``OptunaPruner`` on the
             same storage and the same log path, on a filesystem with working
             ``flock``) make exactly the decisions a single-process replay of
@@ -233,20 +124,26 @@ class OptunaPruner(BasePruner):
     def __init__(
         self,
         policy: Policy,
-        log: str | os.PathLike[str] | None = None,
+        log: str | os.PathLike[str] | LogSink | None = None,
         *,
         objective_index: int | None = None,
         non_finite: str = "stop",
         wall_time: bool = True,
     ) -> None:
         self._policy = as_policy(policy)
-        if log is not None and (
-            isinstance(log, AuditLog) or not isinstance(log, (str, os.PathLike))
-        ):
+        if log is not None and not isinstance(log, (str, os.PathLike, LogSink)):
             raise TypeError(
-                f"expected a file path (str or Path) or None for `log`, got {type(log).__name__}"
+                "expected a file path (str or Path), a LogSink or None for `log`, "
+                f"got {type(log).__name__}"
             )
-        self._log_path = None if log is None else Path(log)
+        self._log_arg = log
+        self._log_path = (
+            Path(log.path)
+            if isinstance(log, FileSink)
+            else Path(log)
+            if isinstance(log, (str, os.PathLike))
+            else None
+        )
         self._objective_index = (
             None
             if objective_index is None
@@ -264,12 +161,17 @@ class OptunaPruner(BasePruner):
 
     def _reset(self) -> None:
         """Forget all per-study state; the next call rebuilds it from the log and storage."""
-        shared = getattr(self, "_shared", None)
+        shared: LogSink | None = getattr(self, "_shared", None)
         if shared is not None:
             shared.close()
         self._engine: Engine | None = None
-        self._shared = None if self._log_path is None else _SharedLog(self._log_path)
-        self._queue = None if self._shared is None else _QueueLog(self._shared)
+        self._shared = (
+            FileSink(self._log_path)
+            if self._log_path is not None
+            else self._log_arg
+            if isinstance(self._log_arg, LogSink)
+            else None
+        )
         self._watcher: Watcher | None = None
 
     # ------------------------------------------------------------- pickling
@@ -277,7 +179,7 @@ class OptunaPruner(BasePruner):
         # Only the constructor arguments: state is rebuilt from the log and storage.
         return {
             "policy": self._policy,
-            "log": None if self._log_path is None else str(self._log_path),
+            "log": str(self._log_path) if self._log_path is not None else self._log_arg,
             "objective_index": self._objective_index,
             "non_finite": self._non_finite,
             "wall_time": self._wall_time,
@@ -380,7 +282,7 @@ class OptunaPruner(BasePruner):
         with self._lock:
             self._bind(study)
             if self._shared is None:
-                self._ensure_engine([])
+                self._ensure_engine(iter(()))
                 self._sync(study, -1)
                 return
             try:
@@ -463,27 +365,25 @@ class OptunaPruner(BasePruner):
         if self._watcher is None:
             self._watcher = make_watcher(study._storage)
 
-    def _ensure_engine(self, records: list[dict[str, Any]]) -> Engine:
-        """The engine; on first use built from the log's ``records`` (header first), if any."""
+    def _ensure_engine(self, records: Iterator[dict[str, Any]]) -> Engine:
+        """The engine; on first use built from the whole log (header first), if any."""
         if self._engine is not None:
             for record in records:
                 self._engine.apply_record(record)
             return self._engine
-        if not records:
-            engine = Engine(
+        if self._shared is not None:  # first use (or after a failure): fold the whole log
+            records = self._shared.read()
+        header = next(records, None)
+        if header is None:  # a new log (or none): the engine writes the header
+            self._engine = Engine(
                 self._policy,
                 self._direction,
+                log=self._shared,
                 non_finite=self._non_finite,
                 study_name=self._study_name,
             )
-            if self._queue is not None:  # a new log: the header first, then the records
-                header = engine.header()
-                self._queue.append(header)
-                engine = Engine.from_records([header], self._policy, log=self._queue)
-            self._engine = engine
-            return engine
-        header = records[0]
-        where = f"audit log {self._log_path}"
+            return self._engine
+        where = f"audit log {self._shared.name if self._shared is not None else None}"
         if header.get("kind") != "study":
             raise LogFormatError(f"{where} does not start with a study record")
         if header.get("study") != self._study_name:
@@ -500,7 +400,9 @@ class OptunaPruner(BasePruner):
             if header.get(key) != mine:
                 raise ValueError(f"{where} has {key} {header.get(key)!r}, not {mine!r}")
         # Engine.from_records folds in bulk (pools sorted once, no cyclic GC).
-        self._engine = Engine.from_records(records, self._policy, log=self._queue)
+        self._engine = Engine.from_records(
+            itertools.chain([header], records), self._policy, log=self._shared
+        )
         return self._engine
 
     def _decide(
@@ -508,7 +410,7 @@ class OptunaPruner(BasePruner):
     ) -> tuple[Decision | None, bool]:
         self._bind(study)
         if self._shared is None:
-            self._ensure_engine([])
+            self._ensure_engine(iter(()))
             return self._step(study, trial, elapsed)
         try:
             with self._shared.locked() as records:
@@ -583,9 +485,9 @@ class OptunaPruner(BasePruner):
                         "schema_version": SCHEMA_VERSION,
                     },
                 }
+                if self._shared is not None:  # write-ahead: the log first
+                    self._shared.append([record])
                 engine.apply_record(record)
-                if self._queue is not None:
-                    self._queue.append(record)
         if t.state == OptunaState.COMPLETE:
             values = t.values
             engine.complete(tid, values[self._index] if values else None)

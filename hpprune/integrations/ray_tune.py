@@ -43,7 +43,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
@@ -55,7 +55,8 @@ from ray.tune.result import DEFAULT_METRIC
 from ray.tune.schedulers.trial_scheduler import TrialScheduler
 
 from hpprune import validate
-from hpprune.audit.log import AuditLog, encode_record, read_log
+from hpprune.audit.log import read_log
+from hpprune.audit.sinks import FileSink, MemorySink
 from hpprune.engine import NON_FINITE_MODES, Engine
 from hpprune.pruners.base import Policy, as_policy, policy_from_dict, policy_hash
 from hpprune.types import Action, Decision, Reason, TrialState, jsonable
@@ -175,8 +176,8 @@ def choose_next_trial(
 
 
 # --------------------------------------------------------------------------- record sink
-class _RecordSink(AuditLog):
-    """An AuditLog that keeps every record in memory and copies it to files.
+class _RecordSink(MemorySink):
+    """A memory sink that copies every record to files.
 
     The memory copy is the scheduler's state (what ``save`` writes); files are
     the experiment's state file and the user's log. A file attached later is
@@ -184,52 +185,40 @@ class _RecordSink(AuditLog):
     """
 
     def __init__(self, records: Sequence[Mapping[str, Any]] = ()) -> None:
-        super().__init__("<memory>")
-        self.records: list[dict[str, Any]] = [_normalise(r) for r in records]
-        self.files: list[AuditLog] = []
+        super().__init__(records)
+        self.files: list[FileSink] = []
 
-    def attach(self, path: str | os.PathLike[str]) -> AuditLog:
+    def attach(self, path: str | os.PathLike[str]) -> FileSink:
         """Copy every later record to ``path`` (back-filling it when empty).
 
         Raises:
             ValueError: If the file already holds a log of another policy or
                 direction.
         """
-        log = AuditLog(path)
+        log = FileSink(path)
         p = Path(path)
         if not p.exists() or p.stat().st_size == 0:
-            for record in self.records:
-                log.append(record)
+            log.append(self.records)
         elif self.records:
-            _check_same_study(self.records[0], next(read_log(p), {}), p)
+            _check_same_study(self.records[0], next(log.read(), {}), p)
         self.files.append(log)
         return log
 
-    def append(self, record: Mapping[str, Any]) -> None:
-        clean = _normalise(record)
-        self.records.append(clean)
+    def append(self, records: Iterable[Mapping[str, Any]]) -> None:
+        with self._mutex:
+            n = len(self.records)
+            super().append(records)
+            batch = self.records[n:]
         for log in self.files:
-            log.append(clean)
+            log.append(batch)
 
     def flush(self) -> None:
         for log in self.files:
             log.flush()
 
-    def write_header_if_empty(self, header: Mapping[str, Any]) -> dict[str, Any] | None:
-        if self.records:
-            return dict(self.records[0])
-        self.append(header)
-        return None
-
     def close(self) -> None:
         for log in self.files:
             log.close()
-
-
-def _normalise(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The record exactly as it reads back from a log file."""
-    out: dict[str, Any] = json.loads(encode_record(record))
-    return out
 
 
 def _check_same_study(ours: Mapping[str, Any], theirs: Mapping[str, Any], path: Path) -> None:
@@ -688,9 +677,8 @@ class RayTuneScheduler(TrialScheduler):
             else:
                 # The file is a prefix of our records: append the missing tail.
                 tail = ours[len(theirs) :]
-                log = AuditLog(state)
-                for record in tail:
-                    log.append(record)
+                log = FileSink(state)
+                log.append(tail)
                 log.close()
         self._sink.attach(state)
         self._state_path = state

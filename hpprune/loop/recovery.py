@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from hpprune.audit.log import AuditLog, read_log
+from hpprune.audit.log import read_log
+from hpprune.audit.sinks import FileSink
 from hpprune.curves import TrialCurve
 from hpprune.engine import Engine, LogArg
 from hpprune.pruners.base import Policy
@@ -61,7 +62,7 @@ def open_engine(
         ValueError: If the log was written for another direction or policy.
     """
     path = None
-    if isinstance(log, AuditLog):
+    if isinstance(log, FileSink):
         path = log.path
     elif isinstance(log, (str, os.PathLike)):
         path = Path(log)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from hpprune import validate
+from hpprune.audit.sinks import FileSink
 from hpprune.engine import Engine, LogArg
 from hpprune.loop.checkpoints import Checkpoints
 from hpprune.loop.optuna_sampling import OptunaSampling
@@ -47,7 +48,7 @@ class SearchLoop:
         n_workers: Concurrent worker threads for :meth:`run` (>= 1). With 1,
             the objective runs in the calling thread and a fixed seed gives
             identical decisions on every run.
-        log: JSON Lines audit log path (or AuditLog). When the file already
+        log: JSON Lines audit log path (or a LogSink). When the file already
             holds a log of the same policy and direction, the loop continues
             that study: its state is rebuilt with ``Engine.from_log``, trial
             numbers continue after the existing ones, and its paused trials
@@ -559,7 +560,7 @@ class SearchLoop:
                 self.direction,
                 wall_s=wall_s,
                 interrupted=self._interrupt,
-                log_path=log.path if log is not None else None,
+                log_path=log.path if isinstance(log, FileSink) else None,
             )
 
     def _record(self, t: LoopTrial) -> TrialRecord:
