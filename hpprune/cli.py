@@ -130,14 +130,14 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         from hpprune import demo
     except ImportError as exc:  # pragma: no cover - scikit-learn missing
         raise CliError(
-            f"the demo needs scikit-learn ({exc}); install it with: pip install 'hpprune[dev]'"
+            f"the demo needs scikit-learn ({exc}); install it with: pip install 'hpprune[bench]'"
         ) from None
     log = _prepare_demo_log(args.output)
     try:
         loop = demo.demo_loop(n_workers=args.workers, log=log, seed=args.seed)
     except ImportError as exc:  # pragma: no cover - scikit-learn missing
         raise CliError(
-            f"the demo needs scikit-learn ({exc}); install it with: pip install 'hpprune[dev]'"
+            f"the demo needs scikit-learn ({exc}); install it with: pip install 'hpprune[bench]'"
         ) from None
     policy = loop.policy
     out.write(

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from hpprune.audit.records import LogFormatError, encode_record
-from hpprune.audit.sinks import FileSink
+from hpprune.audit.sinks import FileSink, check_log_path
 
 AuditLog = FileSink
 
@@ -36,9 +35,7 @@ def read_log(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
         IsADirectoryError: If the path is a directory.
         LogFormatError: If a record was written by a newer schema version.
     """
-    p = Path(path)
-    if p.is_dir():
-        raise IsADirectoryError(f"expected a log file, got the directory {p}")
+    p = check_log_path(path)
     if not p.exists():
         raise FileNotFoundError(f"no such log file: {p}")
     yield from FileSink(p).read()

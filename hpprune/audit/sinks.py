@@ -112,6 +112,27 @@ class LogSink(abc.ABC):
         self.close()
 
 
+def check_log_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path, refusing a directory with a message that says what to give.
+
+    Args:
+        path: A log file path (it need not exist yet).
+
+    Returns:
+        The path.
+
+    Raises:
+        IsADirectoryError: If ``path`` is an existing directory.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise IsADirectoryError(
+            f"expected a file path for `log`, got the directory {p}; "
+            f"name a file, e.g. {p / 'study.jsonl'}"
+        )
+    return p
+
+
 class FileSink(LogSink):
     """A JSON Lines log file, safe for many writer processes.
 
@@ -143,7 +164,7 @@ class FileSink(LogSink):
             raise TypeError(f"expected a file path for `log`, got {type(path).__name__}")
         if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
             raise ValueError(f"expected an int >= 1 for `buffer_size`, got {buffer_size!r}")
-        self.path = Path(path)
+        self.path = check_log_path(path)
         self.buffer_size = buffer_size
         self.fsync = bool(fsync)
         self._buf: list[bytes] = []

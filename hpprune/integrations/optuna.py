@@ -31,9 +31,10 @@ Many processes (``log=`` a path on a shared filesystem):
     processes only once they have finished, and decisions depend on timing.
 
 Multi-objective studies:
-    Optuna's ``Trial.report`` and ``Trial.should_prune`` raise for them. Pass
-    ``objective_index`` and use :meth:`OptunaPruner.report` (stores the value
-    and decides) or :meth:`OptunaPruner.should_prune` instead.
+    Optuna's ``Trial.report`` and ``Trial.should_prune`` raise
+    NotImplementedError for them. Pass ``objective_index`` and, in the
+    objective, call ``pruner.report(trial, value, step)`` (stores the value
+    and decides) or ``pruner.should_prune(trial)`` instead.
 
 Non-finite intermediate values (NaN, ±inf) follow the engine's ``non_finite``
 policy: by default the trial is stopped with reason ``non_finite``; such values
@@ -53,10 +54,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from optuna.pruners import BasePruner
-from optuna.study import Study, StudyDirection
-from optuna.trial import FrozenTrial, Trial
-from optuna.trial import TrialState as OptunaState
+from hpprune.integrations import missing_extra
+
+try:
+    from optuna.pruners import BasePruner
+    from optuna.study import Study, StudyDirection
+    from optuna.trial import FrozenTrial, Trial
+    from optuna.trial import TrialState as OptunaState
+except ImportError as _exc:
+    raise missing_extra(_exc, "optuna", "optuna", __name__) from _exc
 
 from hpprune import validate
 from hpprune.audit.records import LogFormatError
@@ -345,7 +351,10 @@ class OptunaPruner(BasePruner):
             if self._objective_index is None and n > 1:
                 raise ValueError(
                     f"study {name!r} has {n} objectives; pass `objective_index` to choose the "
-                    "one to decide on"
+                    "one to decide on, e.g. OptunaPruner(policy, objective_index=0), and report "
+                    "with `pruner.report(trial, value, step)` in the objective (Optuna's "
+                    "trial.report raises NotImplementedError in multi-objective studies; "
+                    "see docs/optuna.md, 'Multi-objective studies')"
                 )
             index = self._objective_index or 0
             if index >= n:

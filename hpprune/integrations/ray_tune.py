@@ -56,7 +56,7 @@ from ray.tune.schedulers.trial_scheduler import TrialScheduler
 
 from hpprune import validate
 from hpprune.audit.log import read_log
-from hpprune.audit.sinks import FileSink, MemorySink
+from hpprune.audit.sinks import FileSink, MemorySink, check_log_path
 from hpprune.engine import NON_FINITE_MODES, Engine
 from hpprune.pruners.base import Policy, as_policy, policy_from_dict, policy_hash
 from hpprune.types import Action, Decision, Reason, TrialState, jsonable
@@ -291,7 +291,7 @@ class RayTuneScheduler(TrialScheduler):
         self._time_attr: str = step_key
         if log is not None and not isinstance(log, (str, os.PathLike)):
             raise TypeError(f"expected a file path (or None) for `log`, got {type(log).__name__}")
-        self._log_path = None if log is None else os.fspath(log)
+        self._log_path = None if log is None else os.fspath(check_log_path(log))
         self._non_finite = validate.choice(non_finite, NON_FINITE_MODES, "non_finite")
         self._rank_ref = _function_ref(rank) if rank is not None else None
         self._rank: RankFn = rank if rank is not None else choose_next_trial

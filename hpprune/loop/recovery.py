@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from hpprune.audit.log import read_log
-from hpprune.audit.sinks import FileSink
+from hpprune.audit.sinks import FileSink, check_log_path
 from hpprune.curves import TrialCurve
 from hpprune.engine import Engine, LogArg
 from hpprune.pruners.base import Policy
@@ -65,9 +64,7 @@ def open_engine(
     if isinstance(log, FileSink):
         path = log.path
     elif isinstance(log, (str, os.PathLike)):
-        path = Path(log)
-    if path is not None and path.is_dir():
-        raise IsADirectoryError(f"expected a file path for `log`, got the directory {path}")
+        path = check_log_path(log)
     if path is None or not path.exists() or path.stat().st_size == 0:
         engine = Engine(policy, direction, log, non_finite=non_finite, study_name=study_name)
         return Reopened(engine, 0, ())

@@ -130,10 +130,48 @@ def as_policy(value: object, field_name: str = "policy") -> Policy:
         TypeError: Naming ``field_name`` if it is not.
     """
     if not isinstance(value, Policy):
+        hint = _policy_hint(value)
         raise TypeError(
             f"expected an hpprune Policy for `{field_name}`, got {type(value).__name__}"
+            + (f"; {hint}" if hint else "")
         )
     return value
+
+
+_PEER_EQUIVALENTS = {
+    "NopPruner": "NoPruning()",
+    "ASHAScheduler": "SuccessiveHalvingPruner(...)",
+    "AsyncHyperBandScheduler": "SuccessiveHalvingPruner(...)",
+    "HyperBandScheduler": "HyperbandPruner(...)",
+    "MedianStoppingRule": "MedianPruner(...)",
+    "FIFOScheduler": "NoPruning()",
+}
+"""Optuna pruners and Ray Tune schedulers whose hpprune equivalent has another name."""
+
+
+def _policy_hint(value: object) -> str:
+    """What to do instead, for the usual mistakes (an Optuna pruner, an uncalled factory)."""
+    import hpprune
+
+    if isinstance(value, type):
+        if issubclass(value, Policy):
+            return f"that is the class {value.__name__}; create one: {value.__name__}(...)"
+        return ""
+    cls = type(value)
+    module = cls.__module__.split(".")[0]
+    if module in ("optuna", "ray"):
+        tool = "an Optuna pruner" if module == "optuna" else "a Ray Tune scheduler"
+        name = cls.__name__
+        same = _PEER_EQUIVALENTS.get(name)
+        if same is None and name in hpprune.__all__:
+            same = f"{name}(...)"
+        if same is not None:
+            return f"that is {tool}; use hpprune's equivalent hpprune.{same}"
+        return f"that is {tool}; hpprune's policies are listed in hpprune.__all__"
+    if callable(value) and getattr(value, "__module__", "").startswith("hpprune"):
+        name = getattr(value, "__name__", "it")
+        return f"{name} is a function that makes a policy; call it: {name}(...)"
+    return ""
 
 
 class _Composite(Policy):
