@@ -49,10 +49,15 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ray.tune.callback import Callback
-from ray.tune.experiment import Trial
-from ray.tune.result import DEFAULT_METRIC
-from ray.tune.schedulers.trial_scheduler import TrialScheduler
+from hpprune.integrations import missing_extra
+
+try:
+    from ray.tune.callback import Callback
+    from ray.tune.experiment import Trial
+    from ray.tune.result import DEFAULT_METRIC
+    from ray.tune.schedulers.trial_scheduler import TrialScheduler
+except ImportError as _exc:
+    raise missing_extra(_exc, "ray", "ray", __name__) from _exc
 
 from hpprune import validate
 from hpprune.audit.log import read_log
