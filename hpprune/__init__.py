@@ -25,6 +25,7 @@ from hpprune.pruners.halving import SuccessiveHalvingPruner
 from hpprune.pruners.hyperband import HyperbandPruner
 from hpprune.pruners.percentile import MedianPruner, PercentilePruner
 from hpprune.pruners.posterior import BayesianPruner, Prediction
+from hpprune.pruners.wilcoxon import WilcoxonPruner
 from hpprune.scheduler import NextTrial, ResourceScheduler
 from hpprune.types import Action, Decision, Direction, Observation, Reason, TrialState
 
@@ -66,6 +67,7 @@ __all__ = [
     "TrialCurve",
     "TrialRecord",
     "TrialState",
+    "WilcoxonPruner",
     "__version__",
     "default_policy",
     "policy_from_dict",

@@ -46,9 +46,14 @@ class TrialCurve:
         milestone_cap: Largest milestone the trial counts for in
             :meth:`StudyView.scores_from` (None: no cap; set when it is stopped
             at a rung).
+        late: Reports of steps below ``last_step`` that arrived after it
+            (``step -> canonical score``, None for a non-finite value). They
+            enter no curve statistic or pool; unordered-step policies read them
+            through :meth:`instance_scores`.
     """
 
     __slots__ = (
+        "_nan_steps",
         "_on_state",
         "_pos",
         "_state",
@@ -58,6 +63,7 @@ class TrialCurve:
         "groups",
         "index",
         "last_step",
+        "late",
         "milestone_cap",
         "n_pauses",
         "params",
@@ -94,6 +100,8 @@ class TrialCurve:
         self.n_pauses = 0
         self.milestone_cap: int | None = None
         self._pos: dict[int, int] = {}
+        self.late: dict[int, float | None] = {}
+        self._nan_steps: set[int] | None = None
 
     @property
     def state(self) -> TrialState:
@@ -126,9 +134,35 @@ class TrialCurve:
         return None
 
     def score_at(self, step: int) -> float | None:
-        """Canonical score reported at exactly ``step`` (None if not reported)."""
+        """Canonical score reported at exactly ``step``, late reports included.
+
+        None if the step was not reported or its value was not finite.
+        """
         pos = self._pos.get(step)
-        return None if pos is None else self.scores[pos]
+        if pos is None:
+            return self.late.get(step) if self.late else None
+        return self.scores[pos]
+
+    def has_step(self, step: int) -> bool:
+        """True if ``step`` was reported (in order or late, finite or not)."""
+        return (
+            step == self.last_step
+            or step in self._pos
+            or step in self.late
+            or (self._nan_steps is not None and step in self._nan_steps)
+        )
+
+    def instance_scores(self) -> dict[int, float]:
+        """Every finite report as ``step -> canonical score``, in any order of arrival.
+
+        What unordered-step policies read: the in-order curve plus the late
+        reports (non-finite values left out).
+        """
+        out = dict(zip(self.steps, self.scores, strict=True))
+        for step, score in self.late.items():
+            if score is not None:
+                out[step] = score
+        return out
 
     def first_at_or_after(self, step: int) -> tuple[int, float] | None:
         """The first finite report at a step >= ``step`` as ``(step, score)``, or None."""
@@ -442,6 +476,9 @@ class StudyView:
             self._spent_s += elapsed - curve.spent_s
             curve.spent_s = elapsed
         if score is None:
+            if curve._nan_steps is None:
+                curve._nan_steps = set()
+            curve._nan_steps.add(step)
             return
         if self._milestones and curve.state is not TrialState.STALE:
             # Milestones in (previous finite step, step] are first reached now.
@@ -459,6 +496,15 @@ class StudyView:
         self._best_observed = min(self._best_observed, score)
         if curve.state is not TrialState.STALE:
             self._insert(curve, "all", step, score)
+
+    def _add_late_point(
+        self, curve: TrialCurve, step: int, score: float | None, elapsed: float | None
+    ) -> None:
+        """A report of a step below the trial's last one: kept aside, in no pool."""
+        if elapsed is not None:
+            self._spent_s += elapsed - curve.spent_s
+            curve.spent_s = elapsed
+        curve.late[step] = score
 
     def _complete(self, curve: TrialCurve, final_score: float | None, use_last: bool) -> None:
         if final_score is None and use_last and curve.scores:

@@ -12,6 +12,7 @@ import math
 import os
 import platform
 import time
+import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,6 +90,7 @@ class Engine:
         self._last_value: dict[str, float | None] = {}
         self._final: dict[str, Decision] = {}
         self._last_seen: dict[str, float] = {}
+        self._warned_late: set[str] = set()
         self._log: LogSink | None = None
         if log is not None:
             sink = open_sink(log)
@@ -221,16 +223,28 @@ class Engine:
         value: object,
         elapsed_s: object = None,
         resources: Mapping[str, float] | None = None,
+        *,
+        unordered: bool = False,
     ) -> Decision:
         """Record one observation and decide on the trial.
 
         Args:
             trial_id: The trial (registered on first report).
-            step: Int >= 0, strictly increasing per trial. Repeating the last
-                step with the same value returns the same decision again.
+            step: Int >= 0, strictly increasing per trial unless ``unordered``.
+                Repeating the last step with the same value returns the same
+                decision again.
             value: The metric. NaN, ±inf and None follow ``non_finite``.
             elapsed_s: Compute seconds since the trial started (optional).
             resources: Resource readings, e.g. ``{"memory_mb": 900}``.
+            unordered: Accept a step below the trial's last one that was not
+                reported yet (a front door whose users may report steps in any
+                order, as Optuna's do). It is recorded as a report with
+                ``"late": true`` and kept in :attr:`TrialCurve.late`, never in
+                the curve or its pools. A policy with ``unordered_steps``
+                decides it; for any other policy the answer is CONTINUE with
+                reason ``out_of_order`` (one :class:`UserWarning` per trial),
+                and a non-finite value still follows ``non_finite``. A repeated
+                earlier step with the same value returns the latest decision.
 
         Returns:
             The decision. After a STOP, every later report returns that same
@@ -238,9 +252,9 @@ class Engine:
 
         Raises:
             TypeError: For a wrong type of any argument.
-            ValueError: For a negative, decreasing or conflicting repeated step,
-                or a report for a completed or failed trial. Nothing is
-                recorded when an error is raised.
+            ValueError: For a negative, decreasing (unless ``unordered``) or
+                conflicting repeated step, or a report for a completed or
+                failed trial. Nothing is recorded when an error is raised.
         """
         tid = validate.trial_id(trial_id)
         s = validate.step(step)
@@ -263,15 +277,21 @@ class Engine:
                     f"{self._last_value.get(tid)!r}; got {x!r}"
                 )
             if s < curve.last_step:
-                raise ValueError(
-                    f"`step` must increase for each trial: trial {tid!r} last reported step "
-                    f"{curve.last_step}, got {s}"
-                )
+                if not unordered:
+                    raise ValueError(
+                        f"`step` must increase for each trial: trial {tid!r} last reported "
+                        f"step {curve.last_step}, got {s}"
+                    )
+                if curve.has_step(s):
+                    return self._repeat_late(curve, s, x)
         else:
             curve = self._add(tid, None)
-        decision = self._observe(curve, s, x, e, r)
+        late = s < curve.last_step
+        decision = self._observe_late(curve, s, x, e) if late else self._observe(curve, s, x, e, r)
         self._last_seen[tid] = time.monotonic()
         rec: dict[str, Any] = {"kind": "report", "trial": tid, "step": s, "value": x}
+        if late:
+            rec["late"] = True
         if e is not None:
             rec["elapsed"] = e
         if r:
@@ -303,22 +323,79 @@ class Engine:
         if recorded is not None:
             decision = recorded
         elif not finite:
-            if self.non_finite == "stop":
-                decision = Decision(
-                    Action.STOP, Reason.NON_FINITE, ENGINE_RULE, tid, s, {"value": x}
-                )
-            else:
-                decision = Decision(
-                    Action.CONTINUE, Reason.NON_FINITE_IGNORED, ENGINE_RULE, tid, s, {"value": x}
-                )
+            decision = self._non_finite_decision(tid, s, x)
         else:
             decision = self.policy.decide(curve, self._view).bind(tid, s)
         self._apply(curve, decision)
         return decision
 
+    def _non_finite_decision(self, tid: str, s: int, x: float | None) -> Decision:
+        if self.non_finite == "stop":
+            return Decision(Action.STOP, Reason.NON_FINITE, ENGINE_RULE, tid, s, {"value": x})
+        return Decision(
+            Action.CONTINUE, Reason.NON_FINITE_IGNORED, ENGINE_RULE, tid, s, {"value": x}
+        )
+
+    def _observe_late(
+        self,
+        curve: TrialCurve,
+        s: int,
+        x: float | None,
+        e: float | None,
+        recorded: Decision | None = None,
+    ) -> Decision:
+        """Apply a report of a step below the trial's last one (see ``report(unordered=)``)."""
+        tid = curve.trial_id
+        finite = x is not None and math.isfinite(x)
+        if curve.state in (TrialState.STALE, TrialState.PAUSED):
+            self._view._set_stale(curve, False)
+            curve.state = TrialState.RUNNING
+        self._view._add_late_point(curve, s, self.direction.to_score(x) if finite else None, e)  # type: ignore[arg-type]
+        if recorded is not None:
+            decision = recorded
+        elif not finite:
+            decision = self._non_finite_decision(tid, s, x)
+        elif self.policy.unordered_steps:
+            decision = self.policy.decide(curve, self._view).bind(tid, s)
+        else:
+            decision = Decision(
+                Action.CONTINUE,
+                Reason.OUT_OF_ORDER,
+                ENGINE_RULE,
+                tid,
+                s,
+                {"last_step": curve.last_step},
+            )
+            if tid not in self._warned_late:
+                self._warned_late.add(tid)
+                warnings.warn(
+                    f"trial {tid!r} reported step {s} after step {curve.last_step}: "
+                    f"{self.policy.name} decides on increasing steps only, so this value "
+                    "(and any later out-of-order one of this trial) is recorded in the "
+                    "audit log with reason 'out_of_order' but not decided; for steps "
+                    "that are instance ids use a policy with unordered steps, e.g. "
+                    "hpprune.WilcoxonPruner",
+                    stacklevel=4,
+                )
+        self._apply(curve, decision)
+        return decision
+
+    def _repeat_late(self, curve: TrialCurve, s: int, x: float | None) -> Decision:
+        """An earlier step reported again: same value, same answer; another value is an error."""
+        tid = curve.trial_id
+        before = curve.score_at(s)
+        now = self.direction.to_score(x) if x is not None and math.isfinite(x) else None
+        if before != now:
+            raise ValueError(
+                f"`step` {s} of trial {tid!r} was already reported with another value; got {x!r}"
+            )
+        return self._last[tid]
+
     def _apply(self, curve: TrialCurve, decision: Decision) -> None:
         tid = curve.trial_id
         self._history[tid].append(decision)
+        if curve.state is TrialState.STOPPED and decision.action is Action.CONTINUE:
+            return  # a value folded in after the STOP (ingested): the STOP stays the answer
         self._last[tid] = decision
         if decision.action is Action.STOP:
             curve.state = TrialState.STOPPED
@@ -332,7 +409,7 @@ class Engine:
         elif decision.action is Action.RESUME:
             curve.state = TrialState.RUNNING
 
-    def complete(self, trial_id: object, value: object = None) -> None:
+    def complete(self, trial_id: object, value: object = None, *, after_stop: bool = False) -> None:
         """Mark a trial as finished with its final objective value.
 
         Args:
@@ -340,15 +417,20 @@ class Engine:
             value: Final metric; None means "its last reported value". A
                 non-finite value completes the trial without entering the
                 incumbent.
+            after_stop: Also accept a STOPPED trial whose objective ran to its
+                end anyway (an Optuna objective may return a value after
+                ``should_prune()`` said True). It then counts as completed
+                (completed pools, incumbent); its STOP stays in its history.
 
         Raises:
             TypeError: For a wrong type.
-            ValueError: If the trial is unknown, already completed, failed or
-                stopped. Nothing is recorded when an error is raised.
+            ValueError: If the trial is unknown, already completed or failed,
+                or stopped and ``after_stop`` is False. Nothing is recorded
+                when an error is raised.
         """
         curve = self._curve(trial_id)
         x = validate.metric(value)
-        if curve.state.is_finished:
+        if curve.state.is_finished and not (after_stop and curve.state is TrialState.STOPPED):
             raise ValueError(
                 f"trial {curve.trial_id!r} is already {curve.state.value}; cannot complete it"
             )
@@ -463,7 +545,15 @@ class Engine:
                     self._add(tid, record.get("params"))
                 return
             curve = self._view.trial(tid) if tid in self._view else self._add(tid, None)
-            if kind == "report":
+            if kind == "report" and record.get("late"):
+                self._observe_late(
+                    curve,
+                    validate.step(record["step"]),
+                    _to_float(record.get("value")),
+                    validate.elapsed(_to_float(record.get("elapsed")), "elapsed"),
+                    recorded=Decision.from_dict(record["decision"]),
+                )
+            elif kind == "report":
                 dec = Decision.from_dict(record["decision"])
                 self._observe(
                     curve,

@@ -112,6 +112,10 @@ class Reason:
     RESUMED = "resumed"
     STICKY = "sticky"
     INGESTED = "ingested"  # folded in from a front door's storage without a decision
+    WILCOXON_WORSE = "wilcoxon_worse"  # paired signed-rank test: worse than the incumbent
+    MEAN_NOT_WORSE = "mean_not_worse"  # Wilcoxon STOP vetoed: mean at least the incumbent's
+    NOT_ENOUGH_PAIRS = "not_enough_pairs"  # fewer common instances than n_startup_steps
+    OUT_OF_ORDER = "out_of_order"  # a step below the trial's last one, recorded, not decided
     EXTERNAL = "external"  # imported log: decided by another tool that recorded no reason
 
 

@@ -75,7 +75,7 @@ class TrialFacts:
         trial_id: The trial's id.
         index: Order of first appearance in the log (0-based).
         params: Hyperparameters from its ``trial`` record, if any.
-        steps: Every reported step, in log order.
+        steps: Every step reported in order (increasing), in log order.
         values: The reported values on the user's scale (NaN for None/NaN).
         elapsed: Compute seconds at each report (None where not given).
         events: Every decision other than CONTINUE, plus every ``decision``
@@ -86,6 +86,9 @@ class TrialFacts:
         fail_reason: The reason of a ``fail`` record.
         n_pauses: Number of PAUSE decisions.
         n_resumes: Number of RESUME decisions.
+        late: ``(step, value)`` of reports that arrived after a higher step
+            (records with ``"late": true``), in log order. They are kept out of
+            ``steps``/``values`` (the curve) but count as reports.
     """
 
     trial_id: str
@@ -101,6 +104,12 @@ class TrialFacts:
     fail_reason: str | None = None
     n_pauses: int = 0
     n_resumes: int = 0
+    late: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def n_reports(self) -> int:
+        """Values reported, in order or late (each one an evaluation that ran)."""
+        return len(self.steps) + len(self.late)
 
     @property
     def last_step(self) -> int:
@@ -206,7 +215,7 @@ class LogFacts:
 
     def full_run_steps(self) -> int | None:
         """Steps reported by the longest completed trial (a no-pruning run), or None."""
-        done = [len(t.steps) for t in self.trials.values() if t.state == "completed" and t.steps]
+        done = [t.n_reports for t in self.trials.values() if t.state == "completed" and t.steps]
         return max(done) if done else None
 
     def total_compute(self) -> float:
@@ -354,18 +363,23 @@ def fold_log(log: RecordsArg) -> LogFacts:
                 elapsed = raw_e if type(raw_e) is float else decode_number(raw_e)
                 if t.state == "paused" or t.state == "stale":
                     t.state = "running"
-                prev_step = t.steps[-1] if t.steps else -1
-                t.steps.append(step)
-                t.values.append(math.nan if value is None else value)
-                t.elapsed.append(elapsed)
+                if record.get("late"):
+                    # A step below the trial's last one: an evaluation that ran, not a
+                    # point of the curve; compute counted in steps stays at the highest step.
+                    t.late.append((step, math.nan if value is None else value))
+                else:
+                    prev_step = t.steps[-1] if t.steps else -1
+                    t.steps.append(step)
+                    t.values.append(math.nan if value is None else value)
+                    t.elapsed.append(elapsed)
+                    if step > prev_step:
+                        spent_steps += step - prev_step
                 if elapsed is not None:
                     any_elapsed = True
                     prev_e = last_elapsed.get(tid, 0.0)
                     if elapsed > prev_e:
                         spent_s += elapsed - prev_e
                     last_elapsed[tid] = elapsed
-                if step > prev_step:
-                    spent_steps += step - prev_step
                 compute_s.append(spent_s)
                 compute_steps.append(spent_steps)
                 dec = record["decision"]
@@ -598,8 +612,8 @@ def explain_trial(
     pad = "" if brief else "  "
     decisions = [pad + describe_decision(ev) for ev in t.events]
     full = facts.full_run_steps()
-    if t.state == "stopped" and full is not None and len(t.steps) < full:
-        n_run = len(t.steps)
+    if t.state == "stopped" and full is not None and t.n_reports < full:
+        n_run = t.n_reports
         decisions.append(
             f"{pad}  it ran {n_run} of the {full} steps completed trials ran "
             f"({full - n_run} steps saved)"
@@ -616,6 +630,7 @@ def explain_trial(
             f"  reported {len(t.steps)} step(s) from {t.steps[0]} to {t.steps[-1]}; "
             f"best value {fmt(t.best_value(facts.direction))}, last value {fmt(t.values[-1])}"
             + (f"; {n_bad} non-finite report(s)" if n_bad else "")
+            + (f"; {len(t.late)} more reported out of order" if t.late else "")
         )
     else:
         lines.append("  reported nothing")
@@ -745,7 +760,7 @@ def summary_dict(log: RecordsArg | LogFacts) -> dict[str, Any]:
         }
         if stop_steps
         else None,
-        "steps_run": sum(len(t.steps) for t in facts.trials.values()),
+        "steps_run": sum(t.n_reports for t in facts.trials.values()),
         "full_run_steps": facts.full_run_steps(),
         "best_trial": best.trial_id if best else None,
         "best_value": best.final_value if best else None,

@@ -391,6 +391,7 @@ def replay(
                 decode_number(record.get("value")),
                 decode_number(record.get("elapsed")),
                 record.get("resources"),
+                unordered=bool(record.get("late")),
             )
             n_fed += 1
             n_compared += 1

@@ -105,7 +105,7 @@ def _payload(
         downsampled = downsampled or len(keep) < len(finite)
         cols["id"].append(t.trial_id)
         cols["fate"].append(FATES.index(t.state))
-        cols["n"].append(len(t.steps))
+        cols["n"].append(t.n_reports)
         cols["last_step"].append(t.last_step)
         cols["best"].append(_r(t.best_value(d)))
         cols["final"].append(_r(t.final_value))

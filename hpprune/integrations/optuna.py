@@ -49,6 +49,8 @@ import gc
 import itertools
 import os
 import threading
+import warnings
+import weakref
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -58,6 +60,7 @@ from hpprune.integrations import missing_extra
 
 try:
     from optuna.pruners import BasePruner
+    from optuna.storages import BaseStorage
     from optuna.study import Study, StudyDirection
     from optuna.trial import FrozenTrial, Trial
     from optuna.trial import TrialState as OptunaState
@@ -161,6 +164,8 @@ class OptunaPruner(BasePruner):
         self._wall_time = wall_time
         self._lock = threading.RLock()
         self._study_name: str | None = None
+        self._bound: tuple[BaseStorage, int] | None = None
+        self._at_end: weakref.finalize[Any, Any] | None = None
         self._index = 0
         self._direction = "minimize"
         self._reset()
@@ -213,8 +218,15 @@ class OptunaPruner(BasePruner):
 
     @property
     def engine(self) -> Engine | None:
-        """The engine (None before the first call); read it, do not drive it."""
-        return self._engine
+        """The engine (None before the first call); read it, do not drive it.
+
+        Reading it first folds the trials that finished in the study's storage
+        since the last call (as :meth:`sync` does), so it shows the last
+        trials of a study finished without ``callbacks=[pruner.sync]``.
+        """
+        with self._lock:
+            self._refresh()
+            return self._engine
 
     def last_decision(self, trial: Trial | FrozenTrial | int) -> Decision | None:
         """The latest decision this pruner knows for a trial (None if none yet).
@@ -227,6 +239,7 @@ class OptunaPruner(BasePruner):
         """
         number = trial if isinstance(trial, int) else trial.number
         with self._lock:
+            self._refresh()
             engine = self._engine
             if engine is None or str(number) not in engine.study:
                 return None
@@ -287,17 +300,41 @@ class OptunaPruner(BasePruner):
         del trial
         with self._lock:
             self._bind(study)
-            if self._shared is None:
-                self._ensure_engine(iter(()))
-                self._sync(study, -1)
-                return
-            try:
-                with self._shared.locked() as records:
-                    self._ensure_engine(records)
-                    self._sync(study, -1)
-            except BaseException:
-                self._reset()
-                raise
+            self._fold_finished(study._storage, study._study_id)
+
+    def _fold_finished(self, storage: BaseStorage, study_id: int) -> None:
+        """Fold trials that finished in storage into the engine and the log (no decision)."""
+        if self._shared is None:
+            self._ensure_engine(iter(()))
+            self._sync(storage, study_id, -1)
+            return
+        try:
+            with self._shared.locked() as records:
+                self._ensure_engine(records)
+                self._sync(storage, study_id, -1)
+        except BaseException:
+            self._reset()
+            raise
+
+    def _refresh(self) -> None:
+        """Before the state is read: fold what finished in the bound study's storage."""
+        bound = self._bound
+        if bound is not None and self._engine is not None:
+            self._fold_finished(*bound)
+
+    @staticmethod
+    def _at_study_end(pruner: OptunaPruner, storage: BaseStorage, study_id: int) -> None:
+        """Run when the study object is collected (or at exit): write the last completions."""
+        try:
+            with pruner._lock:
+                if pruner._engine is not None:  # it has decided on this study in this process
+                    pruner._fold_finished(storage, study_id)
+        except Exception as exc:  # the storage may be gone at exit: say so, lose nothing
+            warnings.warn(
+                f"hpprune: could not record the last finished trials of study "
+                f"{pruner._study_name!r} in {pruner._log_path}: {exc}; call pruner.sync(study)",
+                stacklevel=1,
+            )
 
     def should_prune(self, trial: Trial) -> bool:
         """``trial.should_prune()`` that also works in multi-objective studies.
@@ -373,6 +410,14 @@ class OptunaPruner(BasePruner):
             )
         if self._watcher is None:
             self._watcher = make_watcher(study._storage)
+        if self._bound is None:
+            self._bound = (study._storage, study._study_id)
+            if self._log_path is not None:
+                # Optuna calls a pruner only from should_prune: nothing tells it that the
+                # last trials finished. Fold them when the study is collected or at exit.
+                self._at_end = weakref.finalize(
+                    study, OptunaPruner._at_study_end, self, study._storage, study._study_id
+                )
 
     def _ensure_engine(self, records: Iterator[dict[str, Any]]) -> Engine:
         """The engine; on first use built from the whole log (header first), if any."""
@@ -433,30 +478,35 @@ class OptunaPruner(BasePruner):
     def _step(
         self, study: Study, trial: FrozenTrial, elapsed: float | None
     ) -> tuple[Decision | None, bool]:
-        self._sync(study, trial.number)
+        self._sync(study._storage, study._study_id, trial.number)
         return self._ingest_own(trial, elapsed)
 
-    def _sync(self, study: Study, own: int) -> None:
-        """Fold trials that finished in storage (and are not finished in the engine) into it."""
+    def _sync(self, storage: BaseStorage, study_id: int, own: int) -> None:
+        """Fold trials that finished in storage (and are not completed or failed in the engine).
+
+        A trial the engine stopped is folded too: values it reported after the
+        STOP enter the log, and if its objective returned a value anyway
+        (Optuna state COMPLETE) it counts as completed.
+        """
         engine = self._engine
         watcher = self._watcher
         if engine is None or watcher is None:  # pragma: no cover - _decide set them
             return
-        storage = study._storage
-        finished = watcher.poll(storage, study._study_id, own)
+        finished = watcher.poll(storage, study_id, own)
         if not finished:
             return
         view = engine.study
+        done = (TrialState.COMPLETED, TrialState.FAILED)
         todo = [
             f
             for f in finished
-            if not (str(f.number) in view and view.trial(str(f.number)).state.is_finished)
+            if not (str(f.number) in view and view.trial(str(f.number)).state in done)
         ]
         missing = [f for f in todo if f.trial is None]
         fetched: dict[int, FrozenTrial] = {}
         if len(missing) > _BATCH_FETCH:
             wanted = {f.number for f in missing}
-            for t in storage.get_all_trials(study._study_id, deepcopy=False, states=FINISHED):
+            for t in storage.get_all_trials(study_id, deepcopy=False, states=FINISHED):
                 if t.number in wanted:
                     fetched[t.number] = t
         else:
@@ -477,26 +527,33 @@ class OptunaPruner(BasePruner):
             engine.add_trial(tid, _params(t))
         curve = view.trial(tid)
         for step in sorted(t.intermediate_values):
-            if step > curve.last_step:
-                value = t.intermediate_values[step]
-                record = {
-                    "kind": "report",
-                    "trial": tid,
+            if curve.has_step(step):
+                continue
+            record: dict[str, Any] = {
+                "kind": "report",
+                "trial": tid,
+                "step": step,
+                "value": t.intermediate_values[step],
+                # == Decision(CONTINUE, INGESTED, INGEST_RULE, tid, step).to_dict(...)
+                "decision": {
+                    "action": "continue",
+                    "reason": Reason.INGESTED,
+                    "rule": INGEST_RULE,
+                    "trial_id": tid,
                     "step": step,
-                    "value": value,
-                    # == Decision(CONTINUE, INGESTED, INGEST_RULE, tid, step).to_dict(...)
-                    "decision": {
-                        "action": "continue",
-                        "reason": Reason.INGESTED,
-                        "rule": INGEST_RULE,
-                        "trial_id": tid,
-                        "step": step,
-                        "schema_version": SCHEMA_VERSION,
-                    },
-                }
-                if self._shared is not None:  # write-ahead: the log first
-                    self._shared.append([record])
-                engine.apply_record(record)
+                    "schema_version": SCHEMA_VERSION,
+                },
+            }
+            if step < curve.last_step:
+                record["late"] = True  # reported out of order (see Engine.report)
+            if self._shared is not None:  # write-ahead: the log first
+                self._shared.append([record])
+            engine.apply_record(record)
+        if curve.state is TrialState.STOPPED:
+            if t.state == OptunaState.COMPLETE:  # the objective returned after our STOP
+                values = t.values
+                engine.complete(tid, values[self._index] if values else None, after_stop=True)
+            return  # pruned or failed after the STOP: the STOP stays its fate
         if t.state == OptunaState.COMPLETE:
             values = t.values
             engine.complete(tid, values[self._index] if values else None)
@@ -519,11 +576,17 @@ class OptunaPruner(BasePruner):
             return None, False
         if curve.state is TrialState.STOPPED:
             return engine.last_decision(tid), False
-        steps = sorted(s for s in values if s > curve.last_step)
+        # Optuna accepts steps in any order: every step not seen yet, ascending;
+        # one below the last step is a late report (decided only by unordered-step policies).
+        steps = sorted(s for s in values if not curve.has_step(s))
         decision: Decision | None = None
         for i, s in enumerate(steps):
             decision = engine.report(
-                tid, s, values[s], elapsed_s=elapsed if i == len(steps) - 1 else None
+                tid,
+                s,
+                values[s],
+                elapsed_s=elapsed if i == len(steps) - 1 else None,
+                unordered=True,
             )
             if decision.action is Action.STOP:
                 return decision, True

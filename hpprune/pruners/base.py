@@ -48,6 +48,17 @@ class Policy(ABC):
     def params(self) -> dict[str, Any]:
         """Constructor arguments, JSON-ready, such that ``type(self)(**params())`` rebuilds it."""
 
+    @property
+    def unordered_steps(self) -> bool:
+        """True if the policy decides on steps reported in any order.
+
+        Most policies read a learning curve and need increasing steps; the
+        engine records a lower step for them without deciding it. A policy
+        whose steps are instance ids (e.g. :class:`hpprune.WilcoxonPruner`)
+        returns True and reads :meth:`hpprune.curves.TrialCurve.instance_scores`.
+        """
+        return False
+
     def groups(self, trial_id: str) -> dict[str, str]:
         """Partition labels for a new trial (e.g. its Hyperband bracket).
 
@@ -190,6 +201,11 @@ class _Composite(Policy):
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> _Composite:
         return cls([policy_from_dict(p) for p in params["policies"]])
+
+    @property
+    def unordered_steps(self) -> bool:
+        """True only when every member decides on steps in any order."""
+        return all(p.unordered_steps for p in self.policies)
 
     def groups(self, trial_id: str) -> dict[str, str]:
         out: dict[str, str] = {}

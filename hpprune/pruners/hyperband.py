@@ -105,11 +105,14 @@ class HyperbandPruner(Policy):
             and a larger resolved count is capped at ``AUTO_MAX_BRACKETS``.
         reduction_factor: Promotion ratio, an int >= 2.
         bootstrap_count: As in :class:`SuccessiveHalvingPruner`, per bracket.
+        max_t: Ray Tune's name for ``max_resource`` (``HyperBandScheduler(max_t=...)``),
+            accepted as an alias; the policy records it as ``max_resource``.
 
     Raises:
         TypeError: If a parameter has the wrong type.
-        ValueError: If a parameter is out of range or ``max_resource <
-            min_resource``.
+        ValueError: If a parameter is out of range, ``max_resource <
+            min_resource``, or ``max_t`` and ``max_resource`` are both given
+            and differ.
 
     Non-finite values never reach a policy: the engine stops (or skips) them
     and they are absent from every rung pool.
@@ -121,8 +124,18 @@ class HyperbandPruner(Policy):
         max_resource: int | str = AUTO,
         reduction_factor: int = 3,
         bootstrap_count: int = 0,
+        *,
+        max_t: int | None = None,
     ) -> None:
         self.min_resource = validate.int_param(min_resource, "min_resource", 1)
+        if max_t is not None:
+            alias = validate.int_param(max_t, "max_t", 1)
+            if max_resource not in (AUTO, alias):
+                raise ValueError(
+                    f"`max_t` ({alias}) is Ray Tune's name for `max_resource`, which is "
+                    f"{max_resource!r}; pass only one of them"
+                )
+            max_resource = alias
         self.max_resource = resource_param(max_resource, "max_resource")
         self.reduction_factor = validate.int_param(reduction_factor, "reduction_factor", 2)
         self.bootstrap_count = validate.int_param(bootstrap_count, "bootstrap_count", 0)
