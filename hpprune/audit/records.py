@@ -5,6 +5,11 @@ Every record is one line of compact JSON with a schema version ``"v"`` and a
 ``fail``, ``stale``). Non-finite floats are written as the strings ``"NaN"``,
 ``"Infinity"`` and ``"-Infinity"``.
 
+A ``report`` record with ``"late": true`` holds a step below the trial's
+highest reported step (Optuna lets objectives report steps in any order; see
+``Engine.report(unordered=True)``): every reader keeps it out of the trial's
+curve and counts it as one report.
+
 This module sits at the bottom of the import graph (it imports only
 :mod:`hpprune.types`): sinks, the engine and the audit tools build on it.
 """
