@@ -10,10 +10,12 @@ from hpprune import space
 from hpprune.audit.log import AuditLog, LogFormatError, read_log
 from hpprune.audit.sinks import FileSink, LogSink, MemorySink
 from hpprune.curves import StudyView, TrialCurve
-from hpprune.defaults import default_policy
+from hpprune.defaults import conservative_policy, default_policy
 from hpprune.engine import Engine
 from hpprune.loop import LoopResult, LoopTrial, SearchLoop, TrialRecord
+from hpprune.next_trial import NextTrial, choose_next
 from hpprune.pruners.base import AllOf, AnyOf, NoPruning, Policy, policy_from_dict, policy_hash
+from hpprune.pruners.freeze_thaw import FreezeThawPruner
 from hpprune.pruners.guards import (
     KeepDiverse,
     KeepTopK,
@@ -26,7 +28,7 @@ from hpprune.pruners.hyperband import HyperbandPruner
 from hpprune.pruners.percentile import MedianPruner, PercentilePruner
 from hpprune.pruners.posterior import BayesianPruner, Prediction
 from hpprune.pruners.wilcoxon import WilcoxonPruner
-from hpprune.scheduler import NextTrial, ResourceScheduler
+from hpprune.scheduler import ResourceScheduler
 from hpprune.types import Action, Decision, Direction, Observation, Reason, TrialState
 
 __version__ = "0.1.0"
@@ -41,6 +43,7 @@ __all__ = [
     "Direction",
     "Engine",
     "FileSink",
+    "FreezeThawPruner",
     "HyperbandPruner",
     "KeepDiverse",
     "KeepTopK",
@@ -69,6 +72,8 @@ __all__ = [
     "TrialState",
     "WilcoxonPruner",
     "__version__",
+    "choose_next",
+    "conservative_policy",
     "default_policy",
     "policy_from_dict",
     "policy_hash",

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from hpprune import validate
 from hpprune.curves import StudyView, TrialCurve
+from hpprune.next_trial import NextTrial
 from hpprune.pruners.base import Policy, as_policy, policy_from_dict
 from hpprune.types import Action, Decision, Reason, TrialState, cont, stop
 
@@ -129,23 +130,6 @@ class Candidate:
     gain: float
     cost_h: float
     gain_per_hour: float
-
-
-@dataclass(frozen=True)
-class NextTrial:
-    """Answer for a free worker.
-
-    Attributes:
-        action: ``"resume"`` a paused trial, ``"start"`` a new one, or ``"none"``.
-        trial_id: The paused trial to resume (None otherwise).
-        reason: Stable code (``best_gain_per_hour``, ``budget_exhausted``, ``max_concurrent``).
-        evidence: Gain, cost, rank and budget numbers.
-    """
-
-    action: str
-    trial_id: str | None
-    reason: str
-    evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
 class ResourceScheduler(Policy):
@@ -254,6 +238,9 @@ class ResourceScheduler(Policy):
 
     def groups(self, trial_id: str) -> dict[str, str]:
         return self.policy.groups(trial_id)
+
+    def children(self) -> tuple[Policy, ...]:
+        return (self.policy,)
 
     @property
     def model(self) -> GainModel:
@@ -428,11 +415,13 @@ class ResourceScheduler(Policy):
                 return Decision(Action.PAUSE, Reason.LOW_GAIN_PER_HOUR, RULE, evidence=evidence)
         return cont(RULE, inner.reason, **evidence)
 
-    def next_trial(self, study: StudyView) -> NextTrial:
+    def next_trial(self, study: StudyView, can_start: bool = True) -> NextTrial:
         """What a free worker should do: resume a paused trial, start a new one, or nothing.
 
         Args:
             study: The engine's study view.
+            can_start: Whether the front door has a new configuration to start;
+                when it has none, the best paused trial is resumed.
 
         Returns:
             The answer, with gain, cost, rank and budget evidence.
@@ -443,9 +432,15 @@ class ResourceScheduler(Policy):
         running = _n_running(study)
         if self.max_concurrent is not None and running >= self.max_concurrent:
             return NextTrial("none", None, "max_concurrent", {"running": running, **budget})
-        ranking = [c for c in self.ranking(study) if c.state != "running"]
+        ranking = [
+            c
+            for c in self.ranking(study)
+            if c.state == "paused" or (c.state == "new" and can_start)
+        ]
         if not ranking:
-            return NextTrial("start" if self.allow_new else "none", None, "nothing_paused", budget)
+            return NextTrial(
+                "start" if self.allow_new and can_start else "none", None, "nothing_paused", budget
+            )
         top = ranking[0]
         evidence = {
             "gain": top.gain,
@@ -511,9 +506,8 @@ def _find_predictor(policy: Policy) -> Any:
     """The first policy in a composition tree with a ``predict`` method."""
     if callable(getattr(policy, "predict", None)):
         return policy
-    for child in getattr(policy, "policies", ()):
+    for child in policy.children():
         found = _find_predictor(child)
         if found is not None:
             return found
-    inner = getattr(policy, "policy", None) or getattr(policy, "wrapped", None)
-    return _find_predictor(inner) if isinstance(inner, Policy) else None
+    return None

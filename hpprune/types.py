@@ -110,6 +110,11 @@ class Reason:
     LOW_GAIN_PER_HOUR = "low_gain_per_hour"
     MEMORY_LIMIT = "memory_limit"
     RESUMED = "resumed"
+    RUNG_PAUSED = "rung_paused"  # freeze-thaw: not promoted at a rung; waits, may be resumed
+    NOTHING_PAUSED = "nothing_paused"  # what runs next: no paused trial to resume
+    NOTHING_PROMOTABLE = "nothing_promotable"  # what runs next: no paused trial ranks high enough
+    BELOW_FIRST_RUNG = "below_first_rung"  # resumed to reach a first rung that moved up
+    NOTHING_NEW = "nothing_new"  # resumed because the front door has no new configuration
     STICKY = "sticky"
     INGESTED = "ingested"  # folded in from a front door's storage without a decision
     WILCOXON_WORSE = "wilcoxon_worse"  # paired signed-rank test: worse than the incumbent

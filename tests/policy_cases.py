@@ -66,6 +66,10 @@ POLICY_CASES: dict[str, Callable[[], Policy]] = {
         warm_weight=0.5,
     ),
     "default": lambda: hpprune.default_policy(max_step=11),
+    "default-no-horizon": lambda: hpprune.default_policy(),
+    "default-stop-only": lambda: hpprune.default_policy(max_step=11, pause=False),
+    "freeze-thaw-fixed": lambda: hpprune.FreezeThawPruner(min_resource=2, reduction_factor=2),
+    "conservative": lambda: hpprune.conservative_policy(max_step=11),
     # --- scheduler ---
     "scheduler-median": lambda: hpprune.ResourceScheduler(
         hpprune.MedianPruner(n_startup_trials=3), max_step=11

@@ -57,6 +57,8 @@ def test_sticky_and_idempotent(case: str) -> None:
             # Sticky: a stopped trial keeps its original STOP whatever it reports later.
             first_stop = next(x for x in engine.decisions(ev.trial) if x.action is Action.STOP)
             assert d == first_stop
+        elif d.action is Action.PAUSE:
+            seen_stop = True  # a pausing policy (freeze-thaw) halts by pausing
         elif d.action is Action.STOP:
             seen_stop = True
             halted.add(ev.trial)
@@ -65,7 +67,9 @@ def test_sticky_and_idempotent(case: str) -> None:
             assert later.step == ev.step
     assert engine.study.n_trials == 24
     if case != "nopruning":
-        assert seen_stop, f"{case} never stopped a trial on a stream with clearly bad curves"
+        assert seen_stop, (
+            f"{case} never stopped or paused a trial on a stream with clearly bad curves"
+        )
 
 
 def test_log_round_trip(case: str, tmp_path: Path) -> None:

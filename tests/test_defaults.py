@@ -1,4 +1,8 @@
-"""Tests for :func:`hpprune.default_policy` (conformance: tests/policy_cases.py "default")."""
+"""Tests for :func:`hpprune.default_policy` and :func:`hpprune.conservative_policy`.
+
+Conformance: tests/policy_cases.py ("default", "default-stop-only", "conservative");
+the freeze-thaw behaviour itself: tests/test_freeze_thaw.py.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,54 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hpprune
-from hpprune import BayesianPruner, Engine, default_policy, policy_from_dict
+from hpprune import (
+    BayesianPruner,
+    Engine,
+    FreezeThawPruner,
+    conservative_policy,
+    default_policy,
+    policy_from_dict,
+)
 from hpprune.types import Action
 
 
+@pytest.mark.parametrize(
+    ("max_step", "horizon"), [(None, "auto"), (1, 1), (5, 5), (52, 52), (1000, 1000)]
+)
+@pytest.mark.parametrize("pause", [True, False])
+def test_default_is_freeze_thaw_with_a_learned_first_rung(
+    max_step: int | None, horizon: int | str, pause: bool
+) -> None:
+    policy = default_policy(max_step, pause=pause)
+    assert isinstance(policy, FreezeThawPruner)
+    assert (policy.min_resource, policy.max_resource, policy.pause) == ("auto", horizon, pause)
+    assert policy.reduction_factor == 3
+    assert default_policy(max_step).stop_only() == default_policy(max_step, pause=False)
+    rebuilt = policy_from_dict(policy.to_dict())
+    assert hpprune.policy_hash(rebuilt) == hpprune.policy_hash(policy)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [(0, ValueError), (-3, ValueError), (2.5, TypeError), ("52", TypeError), (True, TypeError)],
+)
+def test_default_rejects_bad_max_step(bad: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="max_step"):
+        default_policy(max_step=bad)  # type: ignore[arg-type]
+
+
+def test_default_rejects_a_non_bool_pause() -> None:
+    with pytest.raises(TypeError, match="pause"):
+        default_policy(pause="no")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- conservative_policy
 @pytest.mark.parametrize(
     ("max_step", "warmup"),
     [(None, 10), (1, 1), (2, 1), (5, 1), (20, 4), (50, 10), (52, 10), (100, 20), (1000, 200)],
 )
 def test_warmup_scales_with_max_step(max_step: int | None, warmup: int) -> None:
-    policy = default_policy() if max_step is None else default_policy(max_step)
+    policy = conservative_policy() if max_step is None else conservative_policy(max_step)
     assert isinstance(policy, BayesianPruner)
     assert policy.n_warmup_steps == warmup
     assert policy.n_startup_trials == 3
@@ -29,7 +71,7 @@ def test_warmup_scales_with_max_step(max_step: int | None, warmup: int) -> None:
 
 @pytest.mark.parametrize("max_step", [None, 1, 7, 52, 500])
 def test_round_trips_through_policy_from_dict(max_step: int | None) -> None:
-    policy = default_policy(max_step=max_step)
+    policy = conservative_policy(max_step=max_step)
     rebuilt = policy_from_dict(policy.to_dict())
     assert rebuilt.to_dict() == policy.to_dict()
     assert hpprune.policy_hash(rebuilt) == hpprune.policy_hash(policy)
@@ -49,7 +91,7 @@ def test_round_trips_through_policy_from_dict(max_step: int | None) -> None:
 )
 def test_rejects_bad_max_step(bad: object, error: type[Exception]) -> None:
     with pytest.raises(error, match="max_step"):
-        default_policy(max_step=bad)  # type: ignore[arg-type]
+        conservative_policy(max_step=bad)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- behaviour
@@ -70,7 +112,7 @@ def _run(order: list[str], seed: int) -> dict[str, tuple[int, bool, int]]:
         ``id -> (last step, stopped, trials completed before it started)``.
     """
     rng = np.random.default_rng(seed)
-    engine = Engine(default_policy(max_step=MAX_STEP), direction="maximize")
+    engine = Engine(conservative_policy(max_step=MAX_STEP), direction="maximize")
     out: dict[str, tuple[int, bool, int]] = {}
     completed = 0
     for i, kind in enumerate(order):
@@ -110,7 +152,7 @@ def test_best_curve_survives_and_bad_curves_stop_early(
     mixed = ["bad" if i % 2 == 0 else "mid" for i in range(n_before + n_after)]
     order = ["mid", "mid", "mid", *mixed[:n_before], "best", *mixed[n_before:]]
     result = _run(order, seed)
-    warmup = default_policy(max_step=MAX_STEP).n_warmup_steps  # type: ignore[attr-defined]
+    warmup = conservative_policy(max_step=MAX_STEP).n_warmup_steps  # type: ignore[attr-defined]
     for tid, (last, stopped, n_done) in result.items():
         if tid.startswith("best"):
             assert not stopped, f"the clearly best trial was stopped at step {last}"
@@ -131,7 +173,7 @@ def test_best_curve_survives_and_bad_curves_stop_early(
 
 def test_nothing_stops_before_warmup_or_startup() -> None:
     result = _run(["bad", "bad", "bad", "bad", "bad", "best"], seed=1)
-    warmup = default_policy(max_step=MAX_STEP).n_warmup_steps  # type: ignore[attr-defined]
+    warmup = conservative_policy(max_step=MAX_STEP).n_warmup_steps  # type: ignore[attr-defined]
     # three bad startup trials complete; the fourth and fifth may be stopped,
     # but not before the warm-up
     for i in range(3):

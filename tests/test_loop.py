@@ -272,8 +272,10 @@ def test_pause_resume_with_checkpoint(tmp_path: Path, on_disk: bool) -> None:
     for t in result:
         assert t.runs == 2 and t.n_reports == N_STEPS and t.last_step == N_STEPS - 1
         assert t.value == curve(t.params, N_STEPS - 1)
-    # new trials first, then paused ones in pause order; resumed runs saw their checkpoint
-    assert [n for n, _ in seen] == [0, 1, 2, 3, 0, 1, 2, 3]
+    # new trials first, then paused ones best score at the pause first (hpprune.choose_next);
+    # resumed runs saw their checkpoint
+    by_score = sorted(range(4), key=lambda n: (curve(result.trials[n].params, 2), n))
+    assert [n for n, _ in seen] == [0, 1, 2, 3, *by_score]
     assert all(s is None for _, s in seen[:4])
     assert all(s == (3, 3) for _, s in seen[4:])  # next step 3, three values so far
     actions = [
@@ -282,7 +284,7 @@ def test_pause_resume_with_checkpoint(tmp_path: Path, on_disk: bool) -> None:
         if r["kind"] in ("report", "decision") and r["decision"]["action"] != "continue"
     ]
     assert actions[:4] == [(str(i), "pause", "test_pause") for i in range(4)]
-    assert actions[4:] == [(str(i), "resume", Reason.RESUMED) for i in range(4)]
+    assert actions[4:] == [(str(i), "resume", Reason.RESUMED) for i in by_score]
     assert_log_folds_back(log, result, PauseAtStep2())
     if ckpt is not None:
         assert list(ckpt.iterdir()) == []  # checkpoints are deleted when trials finish
@@ -312,7 +314,8 @@ def test_paused_trials_resume_in_a_new_process_from_log_and_checkpoints(tmp_path
     r2 = second.run(n_trials=1)  # one new trial (number 3), then the three paused ones
     assert [(t.number, t.state.value) for t in r2] == [(i, "completed") for i in range(4)]
     assert [t.params for t in r2][:3] == [t.params for t in r1]
-    assert [n for n, _ in seen[3:]] == [3, 0, 1, 2, 3]
+    by_score = sorted(range(4), key=lambda n: (curve(r2.trials[n].params, 2), n))
+    assert [n for n, _ in seen[3:]] == [3, *by_score]  # best score at the pause first
     assert_log_folds_back(log, r2, PauseAtStep2())
 
 
@@ -332,7 +335,7 @@ def test_scheduler_hook_next_trial() -> None:
     class Sched(PauseAtStep2):
         answers: ClassVar[list[Answer]] = []
 
-        def next_trial(self, study: StudyView) -> Answer:
+        def next_trial(self, study: StudyView, can_start: bool = True) -> Answer:
             return self.answers.pop(0) if self.answers else Answer("start")
 
         def resume_decision(self, answer: Answer) -> Decision:

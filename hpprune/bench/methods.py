@@ -226,8 +226,8 @@ def _inner_policy(ctx: BuildContext) -> Any:
     """The stop rule given to wrappers/schedulers that need one (sized to the stream)."""
     import hpprune
 
-    if hasattr(hpprune, "default_policy"):
-        return hpprune.default_policy(max_step=max(ctx.max_step, 1))
+    if hasattr(hpprune, "conservative_policy"):
+        return hpprune.conservative_policy(max_step=max(ctx.max_step, 1))
     return hpprune.MedianPruner()
 
 
@@ -292,20 +292,20 @@ class HpprunePolicyMethod(Method):
 
         s = sim.stream
         self._sim = sim
-        policy = self._build(BuildContext(s.max_step, s.direction.value, sim.n_workers))
-        self._engine = Engine(policy, direction=s.direction)
-        self._scheduler = policy if callable(getattr(policy, "next_trial", None)) else None
+        self._policy = self._build(BuildContext(s.max_step, s.direction.value, sim.n_workers))
+        self._engine = Engine(self._policy, direction=s.direction)
         self._keys: dict[str, int] = {}
 
     def next_trial(self) -> Choice:
-        if self._scheduler is None:
-            return NewTrial()
-        answer = self._scheduler.next_trial(self._engine.study)
+        from hpprune.next_trial import choose_next, resume_decision
+
+        can_start = self._sim.peek_next_config() is not None
+        answer = choose_next(self._policy, self._engine.study, can_start)
         if answer.action == "resume" and answer.trial_id in self._keys:
             key = self._keys[answer.trial_id]
             if self._sim.trials[key].status is not Status.PAUSED:
                 return None
-            self._engine.decide_external(answer.trial_id, self._scheduler.resume_decision(answer))
+            self._engine.decide_external(answer.trial_id, resume_decision(self._policy, answer))
             return Resume(key)
         return NewTrial() if answer.action == "start" else None
 
@@ -387,25 +387,47 @@ def _hpprune_specs(skipped: dict[str, str]) -> list[MethodSpec]:
 
 
 def _composition_specs() -> list[MethodSpec]:
-    """Named compositions worth benchmarking that exports alone do not reveal."""
+    """Named policies worth benchmarking that exports alone do not reveal."""
     import hpprune
 
-    if not hasattr(hpprune, "ResourceScheduler"):
-        return []
-
-    def scheduler_sh(ctx: BuildContext) -> Any:
-        return hpprune.ResourceScheduler(
-            hpprune.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
-            max_concurrent=ctx.n_workers,
-            max_step=ctx.max_step,
+    table: list[tuple[str, str, Callable[[BuildContext], Any]]] = []
+    if hasattr(hpprune, "default_policy"):
+        table.append(
+            (
+                "hpprune.default_stop_only",
+                "default_policy(max_step=<max_step>, pause=False) (what the Optuna door runs)",
+                lambda ctx: hpprune.default_policy(max_step=max(ctx.max_step, 1), pause=False),
+            )
         )
+    if hasattr(hpprune, "conservative_policy"):
+        table.append(
+            (
+                "hpprune.conservative",
+                "conservative_policy(max_step=<max_step>) (the previous default)",
+                lambda ctx: hpprune.conservative_policy(max_step=max(ctx.max_step, 1)),
+            )
+        )
+    if hasattr(hpprune, "ResourceScheduler"):
+        table.append(
+            (
+                "hpprune.resource_scheduler_sh",
+                "ResourceScheduler(SuccessiveHalvingPruner(min_resource=1, reduction_factor=3), "
+                "max_concurrent=<workers>, max_step=<max_step>)",
+                lambda ctx: hpprune.ResourceScheduler(
+                    hpprune.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+                    max_concurrent=ctx.n_workers,
+                    max_step=ctx.max_step,
+                ),
+            )
+        )
+    specs = []
+    for name, desc, build in table:
 
-    name = "hpprune.resource_scheduler_sh"
-    desc = (
-        "ResourceScheduler(SuccessiveHalvingPruner(min_resource=1, reduction_factor=3), "
-        "max_concurrent=<workers>, max_step=<max_step>)"
-    )
-    return [MethodSpec(name, "hpprune", desc, lambda: HpprunePolicyMethod(name, scheduler_sh))]
+        def factory(name: str = name, build: Callable[[BuildContext], Any] = build) -> Method:
+            return HpprunePolicyMethod(name, build)
+
+        specs.append(MethodSpec(name, "hpprune", desc, factory))
+    return specs
 
 
 # ---------------------------------------------------------------------- optuna

@@ -14,9 +14,10 @@ Definitions (all computed per run, i.e. per method x task x seed x worker settin
   never does within the budget. For aggregates this is computed on the mean
   regret curves (over seeds; over tasks, the mean of the per-task mean curves).
 * **p_discard_best** — whether the best configuration (by final value) among
-  those the method started was stopped before its last step.
-* **steps_saved** — steps not trained because trials were stopped early, as a
-  fraction of (steps trained + steps saved).
+  those the method started was stopped before its last step or left paused at
+  the end of the run (a paused trial was not trained to its end either).
+* **steps_saved** — steps not trained because trials were stopped early or
+  left paused, as a fraction of (steps trained + steps saved).
 * **decision_us_p50** — median wall-clock microseconds of one method decision.
 
 Aggregates are mean ± standard error over seeds per task; over tasks, the mean
@@ -149,8 +150,12 @@ def speedup(
     return float(grid[i_ref] / grid[hits[0]])
 
 
+_NOT_TRAINED_TO_END = (Status.STOPPED, Status.PAUSED)
+"""Statuses of a trial the method gave up before its last step (a paused trial may never resume)."""
+
+
 def discarded_best(run: RunResult) -> bool | None:
-    """Whether the run stopped its best started configuration before its last step.
+    """Whether the run stopped (or left paused) its best started configuration before its end.
 
     Returns:
         None if no started configuration has a finite final value.
@@ -159,7 +164,7 @@ def discarded_best(run: RunResult) -> bool | None:
     if not np.isfinite(finals).any():
         return None
     best = int(np.nanargmin(finals))
-    return run.statuses[best] is Status.STOPPED
+    return run.statuses[best] in _NOT_TRAINED_TO_END
 
 
 def steps_saved(run: RunResult) -> float:
@@ -167,7 +172,7 @@ def steps_saved(run: RunResult) -> float:
     saved = sum(
         full - spent
         for status, full, spent in zip(run.statuses, run.full_costs, run.spent, strict=True)
-        if status is Status.STOPPED
+        if status in _NOT_TRAINED_TO_END
     )
     total = run.steps_spent + saved
     return saved / total if total else 0.0

@@ -126,8 +126,11 @@ class OptunaPruner(BasePruner):
             another argument has the wrong type.
         ValueError: If ``objective_index`` < 0 or ``non_finite`` is unknown.
 
-    A PAUSE from a scheduler policy is answered with ``False``: an Optuna trial
-    cannot be paused, only continued or pruned.
+    An Optuna trial cannot be paused, only continued or pruned, so the policy
+    runs as its stop-only variant (:meth:`hpprune.Policy.stop_only`: e.g.
+    :func:`hpprune.default_policy` stops the trials it would pause; the log
+    records that variant). A PAUSE from a scheduler policy that has no such
+    variant (:class:`hpprune.ResourceScheduler`) is answered with ``False``.
     """
 
     def __init__(
@@ -139,7 +142,7 @@ class OptunaPruner(BasePruner):
         non_finite: str = "stop",
         wall_time: bool = True,
     ) -> None:
-        self._policy = as_policy(policy)
+        self._policy = as_policy(policy).stop_only()
         if log is not None and not isinstance(log, (str, os.PathLike, LogSink)):
             raise TypeError(
                 "expected a file path (str or Path), a LogSink or None for `log`, "

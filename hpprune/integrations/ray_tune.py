@@ -59,12 +59,12 @@ try:
 except ImportError as _exc:
     raise missing_extra(_exc, "ray", "ray", __name__) from _exc
 
-from hpprune import validate
+from hpprune import next_trial, validate
 from hpprune.audit.log import read_log
 from hpprune.audit.sinks import FileSink, MemorySink, check_log_path
 from hpprune.engine import NON_FINITE_MODES, Engine
 from hpprune.pruners.base import Policy, as_policy, policy_from_dict, policy_hash
-from hpprune.types import Action, Decision, Reason, TrialState, jsonable
+from hpprune.types import Action, Decision, TrialState, jsonable
 
 if TYPE_CHECKING:
     from ray.tune.execution.tune_controller import TuneController
@@ -132,13 +132,10 @@ def choose_next_trial(
 ) -> RunChoice | None:
     """The ranking hook: pick the waiting trial that Tune should run next.
 
-    This is the one place where ranking plugs in. When the engine's policy has
-    a ``next_trial(study)`` method (:class:`hpprune.ResourceScheduler`: highest
-    expected gain per compute hour), its answer is followed: resume the paused
-    trial it names, start the first pending trial, or run nothing. Otherwise
-    pending trials run first in the order they were added, then paused trials
-    by their latest score (best first; ties by add order; trials without a
-    finite score last).
+    It asks the core :func:`hpprune.next_trial.choose_next` — the same function
+    the standalone loop and the benchmark call — with ``can_start`` true when a
+    trial is pending: resume the paused trial it names (with its RESUME
+    decision), start the first pending trial, or run nothing.
 
     Args:
         engine: The scheduler's engine (read only).
@@ -151,33 +148,12 @@ def choose_next_trial(
     Non-finite reports never reach the ranking: a trial's latest score is its
     latest finite one.
     """
-    next_trial = getattr(engine.policy, "next_trial", None)
-    if callable(next_trial):
-        answer = next_trial(engine.study)
-        if answer.action == "resume" and answer.trial_id in paused:
-            return RunChoice(answer.trial_id, engine.policy.resume_decision(answer))  # type: ignore[attr-defined]
-        if answer.action == "none":
-            return None
-        if pending:
-            return RunChoice(pending[0])
-    elif pending:
+    answer = next_trial.choose_next(engine.policy, engine.study, bool(pending))
+    if answer.action == "resume" and answer.trial_id is not None and answer.trial_id in paused:
+        return RunChoice(answer.trial_id, next_trial.resume_decision(engine.policy, answer))
+    if answer.action == "start" and pending:
         return RunChoice(pending[0])
-    if not paused:
-        return None
-
-    def key(tid: str) -> tuple[float, int]:
-        curve = engine.study.trial(tid) if tid in engine.study else None
-        score = curve.last_score if curve is not None else None
-        return (math.inf if score is None else score, paused.index(tid))
-
-    best = min(paused, key=key)
-    score = key(best)[0]
-    evidence = {
-        "ranked_by": "last_score",
-        "last_value": engine.study.to_value(score) if math.isfinite(score) else None,
-        "n_paused": len(paused),
-    }
-    return RunChoice(best, Decision(Action.RESUME, Reason.RESUMED, ADAPTER_RULE, evidence=evidence))
+    return None
 
 
 # --------------------------------------------------------------------------- record sink

@@ -3,20 +3,22 @@
 A :class:`~hpprune.loop.SearchLoop` asks :func:`choose_next` every time a
 worker is free. The order of the question is: a paused trial already set
 running by an external decision; else the user's ``chooser``; else a
-scheduler in the policy (``next_trial(study)``, e.g.
-:class:`hpprune.ResourceScheduler`); else :func:`default_chooser`.
+the core :func:`hpprune.next_trial.choose_next`, which asks a scheduler in
+the policy tree (:class:`hpprune.FreezeThawPruner`,
+:class:`hpprune.ResourceScheduler`) and otherwise starts new trials first and
+then resumes the paused trial with the best last score.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from hpprune import next_trial
 from hpprune.curves import StudyView
 from hpprune.engine import Engine
-from hpprune.pruners.base import Policy
-from hpprune.types import Action, Decision, Reason, TrialState
+from hpprune.types import Decision, TrialState
 
 LOOP_RULE = "SearchLoop"
 """Rule name of the decisions the loop records itself (resumes)."""
@@ -31,35 +33,30 @@ Called whenever a worker is free and some trials are paused. Return one of
 
 
 def default_chooser(paused: Sequence[str], study: StudyView, can_start_new: bool) -> str | None:
-    """Start new trials first; once none may start, resume paused ones in pause order.
+    """The choice of :func:`hpprune.choose_next` for the paused trials, as a chooser.
 
     Args:
-        paused: Ids of paused trials, longest-paused first.
-        study: The engine's study view (unused here).
+        paused: Ids of paused trials.
+        study: The engine's study view.
         can_start_new: Whether the trial budget and deadline allow a new trial.
 
     Returns:
-        The id to resume, or None to start a new trial.
+        The id to resume, or None to start a new trial (or leave them alone).
     """
-    del study
-    if can_start_new or not paused:
+    best = None
+    for tid in paused:
+        curve = study.trial(tid)
+        last = curve.last_score
+        key = (last if last is not None else float("inf"), curve.index)
+        if best is None or key < best[0]:
+            best = (key, tid)
+    if can_start_new or best is None:
         return None
-    return paused[0]
+    return best[1]
 
 
 class NoTrialAvailableError(RuntimeError):
     """:meth:`SearchLoop.ask` found nothing to run (the scheduler answered "none")."""
-
-
-def find_scheduler(policy: Policy) -> Any:
-    """The first policy in ``policy``'s tree with a ``next_trial(study)`` method, or None."""
-    if callable(getattr(policy, "next_trial", None)):
-        return policy
-    for member in getattr(policy, "policies", ()):
-        found = find_scheduler(member)
-        if found is not None:
-            return found
-    return None
 
 
 @dataclass(frozen=True)
@@ -85,20 +82,20 @@ def choose_next(
     paused: Mapping[str, int],
     can_start_new: bool,
     chooser: Chooser | None,
-    scheduler: Any,
 ) -> Choice:
     """Decide what a free worker runs next.
 
     Args:
-        engine: The loop's engine (its study and trial states).
+        engine: The loop's engine (its policy, study and trial states).
         paused: Ids of the paused trials, longest-paused first, each mapped
             to the number of runs it has had.
         can_start_new: Whether the trial budget and deadline allow a new trial.
-        chooser: The user's chooser, if any (it then overrides the scheduler).
-        scheduler: A policy with ``next_trial(study)``, or None.
+        chooser: The user's chooser, if any (it then overrides the policy).
 
     Returns:
-        The choice.
+        The choice: without a ``chooser``, the answer of the core
+        :func:`hpprune.next_trial.choose_next` (the same every front door and
+        the benchmark get), with its RESUME decision.
 
     Raises:
         ValueError: If the chooser returns an id that is not paused.
@@ -117,43 +114,9 @@ def choose_next(
                 )
             return Choice("resume", pick)
         return Choice("start" if can_start_new else "none")
-    if scheduler is not None:
-        answer = scheduler.next_trial(study)
-        action = str(getattr(answer, "action", "start"))
-        tid = getattr(answer, "trial_id", None)
-        if action == "resume" and tid in ids:
-            make = getattr(scheduler, "resume_decision", None)
-            return Choice("resume", tid, make(answer) if callable(make) else None)
-        if action == "none":
-            return Choice("none", reason=str(getattr(answer, "reason", "none")))
-        if can_start_new:
-            return Choice("start")
-        ranked = _ranked_paused(engine, scheduler, paused)
-        if ranked is not None:
-            return Choice(
-                "resume",
-                ranked[0],
-                Decision(Action.RESUME, Reason.RESUMED, LOOP_RULE, evidence=ranked[1]),
-            )
-    pick = default_chooser(ids, study, can_start_new)
-    if pick is not None:
-        return Choice("resume", pick)
-    return Choice("start" if can_start_new else "none")
-
-
-def _ranked_paused(
-    engine: Engine, scheduler: Any, paused: Mapping[str, int]
-) -> tuple[str, dict[str, Any]] | None:
-    """Best paused trial by the scheduler's ``ranking(study)``, when it has one."""
-    ranking = getattr(scheduler, "ranking", None)
-    if not callable(ranking) or not paused:
-        return None
-    for c in ranking(engine.study):
-        tid = getattr(c, "trial_id", None)
-        if isinstance(tid, str) and tid in paused:
-            evidence: dict[str, Any] = {"chosen_by": "ranking", "run": paused[tid] + 1}
-            gph = getattr(c, "gain_per_hour", None)
-            if isinstance(gph, (int, float)):
-                evidence["gain_per_hour"] = float(gph)
-            return tid, evidence
-    return None
+    answer = next_trial.choose_next(engine.policy, study, can_start_new)
+    if answer.action == "resume" and answer.trial_id in paused:
+        return Choice("resume", answer.trial_id, next_trial.resume_decision(engine.policy, answer))
+    if answer.action == "start" and can_start_new:
+        return Choice("start")
+    return Choice("none", reason=answer.reason)

@@ -22,7 +22,6 @@ from hpprune.loop.resume import (
     Chooser,
     NoTrialAvailableError,
     choose_next,
-    find_scheduler,
 )
 from hpprune.loop.threads import Budget, Interrupted, run_threads
 from hpprune.loop.trial import LoopTrial
@@ -107,7 +106,6 @@ class SearchLoop:
         if chooser is not None and not callable(chooser):
             raise TypeError(f"expected a callable for `chooser`, got {type(chooser).__name__}")
         self._chooser = chooser
-        self._scheduler = find_scheduler(self.policy) if chooser is None else None
         self._checkpoints = Checkpoints(checkpoint_dir)
         self._sampling = (
             OptunaSampling(sampler, self.space, self.direction) if sampler is not None else None
@@ -245,7 +243,6 @@ class SearchLoop:
             {t.trial_id: t.runs for t in paused},
             can_start_new,
             self._chooser,
-            self._scheduler,
         )
         if choice.reason is not None:
             self._no_trial_reason = choice.reason

@@ -68,6 +68,22 @@ class Policy(ABC):
         del trial_id
         return {}
 
+    def children(self) -> tuple[Policy, ...]:
+        """The policies this one wraps or combines (empty for a leaf policy).
+
+        Front doors search this tree for a scheduler (:func:`hpprune.next_trial.find_scheduler`)
+        and a predictive model.
+        """
+        return ()
+
+    def stop_only(self) -> Policy:
+        """This policy for a front door that cannot pause a trial (Optuna).
+
+        A policy that pauses returns its variant that stops instead; the others
+        (the default) return themselves.
+        """
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         """``{"type": "module.Class", "params": {...}}`` for the audit log."""
         cls = type(self)
@@ -206,6 +222,15 @@ class _Composite(Policy):
     def unordered_steps(self) -> bool:
         """True only when every member decides on steps in any order."""
         return all(p.unordered_steps for p in self.policies)
+
+    def children(self) -> tuple[Policy, ...]:
+        return self.policies
+
+    def stop_only(self) -> Policy:
+        members = [p.stop_only() for p in self.policies]
+        if all(a is b for a, b in zip(members, self.policies, strict=True)):
+            return self
+        return type(self)(members)
 
     def groups(self, trial_id: str) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -37,6 +37,9 @@ class _Wrapper(Policy):
     def groups(self, trial_id: str) -> dict[str, str]:
         return {} if self.wrapped is None else self.wrapped.groups(trial_id)
 
+    def children(self) -> tuple[Policy, ...]:
+        return () if self.wrapped is None else (self.wrapped,)
+
     @staticmethod
     def _nested(params: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(params)
