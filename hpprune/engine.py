@@ -287,7 +287,7 @@ class Engine:
         else:
             curve = self._add(tid, None)
         late = s < curve.last_step
-        decision = self._observe_late(curve, s, x, e) if late else self._observe(curve, s, x, e, r)
+        decision = self._observe(curve, s, x, e, r, late=late)
         self._last_seen[tid] = time.monotonic()
         rec: dict[str, Any] = {"kind": "report", "trial": tid, "step": s, "value": x}
         if late:
@@ -308,24 +308,36 @@ class Engine:
         e: float | None,
         r: dict[str, float] | None,
         recorded: Decision | None = None,
+        *,
+        late: bool = False,
     ) -> Decision:
-        """Apply an observation; decide unless ``recorded`` (from a log) is given."""
+        """Apply an observation; decide unless ``recorded`` (from a log) is given.
+
+        ``late``: a step below the trial's last one (see ``report(unordered=)``):
+        kept aside in the curve, decided only by an unordered-step policy.
+        """
         tid = curve.trial_id
         finite = x is not None and math.isfinite(x)
         if curve.state in (TrialState.STALE, TrialState.PAUSED):
             self._view._set_stale(curve, False)
             curve.state = TrialState.RUNNING
-        self._view._add_point(curve, s, self.direction.to_score(x) if finite else None, e)  # type: ignore[arg-type]
-        if r:
-            curve.resources = r
-            curve.peak_memory_mb = max(curve.peak_memory_mb, r.get("memory_mb", 0.0))
-        self._last_value[tid] = x
+        score = self.direction.to_score(x) if finite else None  # type: ignore[arg-type]
+        if late:
+            self._view._add_late_point(curve, s, score, e)
+        else:
+            self._view._add_point(curve, s, score, e)
+            if r:
+                curve.resources = r
+                curve.peak_memory_mb = max(curve.peak_memory_mb, r.get("memory_mb", 0.0))
+            self._last_value[tid] = x
         if recorded is not None:
             decision = recorded
         elif not finite:
             decision = self._non_finite_decision(tid, s, x)
-        else:
+        elif not late or self.policy.unordered_steps:
             decision = self.policy.decide(curve, self._view).bind(tid, s)
+        else:
+            decision = self._out_of_order(curve, s)
         self._apply(curve, decision)
         return decision
 
@@ -336,49 +348,28 @@ class Engine:
             Action.CONTINUE, Reason.NON_FINITE_IGNORED, ENGINE_RULE, tid, s, {"value": x}
         )
 
-    def _observe_late(
-        self,
-        curve: TrialCurve,
-        s: int,
-        x: float | None,
-        e: float | None,
-        recorded: Decision | None = None,
-    ) -> Decision:
-        """Apply a report of a step below the trial's last one (see ``report(unordered=)``)."""
+    def _out_of_order(self, curve: TrialCurve, s: int) -> Decision:
+        """The answer to a late step for a policy that needs increasing steps (warns once)."""
         tid = curve.trial_id
-        finite = x is not None and math.isfinite(x)
-        if curve.state in (TrialState.STALE, TrialState.PAUSED):
-            self._view._set_stale(curve, False)
-            curve.state = TrialState.RUNNING
-        self._view._add_late_point(curve, s, self.direction.to_score(x) if finite else None, e)  # type: ignore[arg-type]
-        if recorded is not None:
-            decision = recorded
-        elif not finite:
-            decision = self._non_finite_decision(tid, s, x)
-        elif self.policy.unordered_steps:
-            decision = self.policy.decide(curve, self._view).bind(tid, s)
-        else:
-            decision = Decision(
-                Action.CONTINUE,
-                Reason.OUT_OF_ORDER,
-                ENGINE_RULE,
-                tid,
-                s,
-                {"last_step": curve.last_step},
+        if tid not in self._warned_late:
+            self._warned_late.add(tid)
+            warnings.warn(
+                f"trial {tid!r} reported step {s} after step {curve.last_step}: "
+                f"{self.policy.name} decides on increasing steps only, so this value "
+                "(and any later out-of-order one of this trial) is recorded in the "
+                "audit log with reason 'out_of_order' but not decided; for steps "
+                "that are instance ids use a policy with unordered steps, e.g. "
+                "hpprune.WilcoxonPruner",
+                stacklevel=5,
             )
-            if tid not in self._warned_late:
-                self._warned_late.add(tid)
-                warnings.warn(
-                    f"trial {tid!r} reported step {s} after step {curve.last_step}: "
-                    f"{self.policy.name} decides on increasing steps only, so this value "
-                    "(and any later out-of-order one of this trial) is recorded in the "
-                    "audit log with reason 'out_of_order' but not decided; for steps "
-                    "that are instance ids use a policy with unordered steps, e.g. "
-                    "hpprune.WilcoxonPruner",
-                    stacklevel=4,
-                )
-        self._apply(curve, decision)
-        return decision
+        return Decision(
+            Action.CONTINUE,
+            Reason.OUT_OF_ORDER,
+            ENGINE_RULE,
+            tid,
+            s,
+            {"last_step": curve.last_step},
+        )
 
     def _repeat_late(self, curve: TrialCurve, s: int, x: float | None) -> Decision:
         """An earlier step reported again: same value, same answer; another value is an error."""
@@ -546,12 +537,14 @@ class Engine:
                 return
             curve = self._view.trial(tid) if tid in self._view else self._add(tid, None)
             if kind == "report" and record.get("late"):
-                self._observe_late(
+                self._observe(
                     curve,
                     validate.step(record["step"]),
                     _to_float(record.get("value")),
                     validate.elapsed(_to_float(record.get("elapsed")), "elapsed"),
+                    None,
                     recorded=Decision.from_dict(record["decision"]),
+                    late=True,
                 )
             elif kind == "report":
                 dec = Decision.from_dict(record["decision"])

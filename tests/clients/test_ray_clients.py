@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from ray import tune
 from hpprune import Engine, MedianPruner
 from hpprune.audit.log import read_log
 from hpprune.integrations.ray_tune import STATE_FILE, RayTuneScheduler
-from tests.integrations.ray_fixtures import QUIET_ENV, run_tune
+from tests.integrations.ray_fixtures import quiet_ray, run_tune, start_ray
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -37,22 +36,15 @@ RUNS = [  # one list of curves per Tuner run: loss per epoch
 
 
 @pytest.fixture
-def fresh_sessions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Quiet environment; restores signal handlers Tune leaves behind; shuts Ray down after."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for key, value in QUIET_ENV.items():
-        monkeypatch.setenv(key, value)
-    try:
+def fresh_sessions() -> Iterator[None]:
+    """Each test starts its own Ray sessions (and shuts the last one down)."""
+    with quiet_ray():
         yield
-    finally:
-        ray.shutdown()
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 def _new_session() -> None:
     ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    start_ray()
 
 
 @pytest.mark.usefixtures("fresh_sessions")

@@ -6,6 +6,7 @@ Import the fixture into a test module with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -37,29 +38,36 @@ TEST_PAUSE = "test_pause"
 """Reason code of :class:`PauseOnceAt` (test-only)."""
 
 
-@pytest.fixture(scope="module")
-def ray_session() -> Iterator[None]:
-    """One local Ray runtime (2 CPUs, no dashboard) for the whole test module.
+@contextlib.contextmanager
+def quiet_ray() -> Iterator[None]:
+    """Quiet Ray environment; on exit shut Ray down and put the signal handlers back.
 
     Tune installs its own SIGINT handler during a run and leaves it behind; the
-    fixture puts the previous handlers back so later tests see Ctrl-C normally.
+    previous handlers are restored so later tests see Ctrl-C normally.
     """
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     with pytest.MonkeyPatch.context() as mp:
         for key, value in QUIET_ENV.items():
             mp.setenv(key, value)
-        ray.init(
-            num_cpus=2,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
         try:
             yield
         finally:
             ray.shutdown()
             for sig, handler in saved.items():
                 signal.signal(sig, handler)
+
+
+def start_ray() -> None:
+    """A local Ray runtime: 2 CPUs, no dashboard, no log forwarding."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+
+
+@pytest.fixture(scope="module")
+def ray_session() -> Iterator[None]:
+    """One local Ray runtime (see :func:`start_ray`) for the whole test module."""
+    with quiet_ray():
+        start_ray()
+        yield
 
 
 # ----------------------------------------------------------------------------- trainable
