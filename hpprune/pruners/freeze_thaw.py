@@ -231,8 +231,9 @@ class FreezeThawPruner(Policy):
         eta = self.reduction_factor
         horizon = self.horizon(study)
         limit = study.max_step if horizon is None else horizon
-        # Candidates s with s * eta within the steps seen (or the horizon).
-        top = max(limit // eta, 1)
+        # Candidates s leave room for two more rungs: s * eta**2 within the horizon
+        # (or the steps seen so far).
+        top = max(limit // (eta * eta), 2)
         counts = tuple(
             min(len(study.scores_from(s * eta, "all")), _RANK_CAP) for s in range(1, top + 1)
         )
@@ -253,6 +254,7 @@ class FreezeThawPruner(Policy):
         for s in range(1, top + 1):
             xs: list[float] = []
             ys: list[float] = []
+            deep = [c for c in deep if c.last_step >= s * eta]
             for curve in deep:
                 later = curve.first_at_or_after(s * eta)
                 early = curve.first_at_or_after(s)
@@ -360,7 +362,7 @@ class FreezeThawPruner(Policy):
         if not paused:
             return NextTrial("start" if can_start else "none", None, Reason.NOTHING_PAUSED, {})
         first, rungs, _ = self.rungs(study)
-        cutoffs: dict[int, tuple[float, int]] = {}
+        cutoffs: dict[int, tuple[float, int, list[float]]] = {}
         promotable: tuple[int, float, int, TrialCurve] | None = None
         below: tuple[float, int, TrialCurve] | None = None
         for curve in paused:
@@ -373,11 +375,13 @@ class FreezeThawPruner(Policy):
                     below = key
                 continue
             resource = rungs[level]
-            pool = study.scores_from(resource, "all")
-            if level not in cutoffs:
+            known = cutoffs.get(level)
+            if known is None:
+                pool = study.scores_from(resource, "all")
                 n_promoted = self._n_promoted(len(pool))
-                cutoffs[level] = (pool[n_promoted - 1] if n_promoted else -math.inf, n_promoted)
-            cutoff, n_promoted = cutoffs[level]
+                known = (pool[n_promoted - 1] if n_promoted else -math.inf, n_promoted, pool)
+                cutoffs[level] = known
+            cutoff, n_promoted, pool = known
             at = curve.first_at_or_after(resource)
             score = math.inf if at is None else at[1]
             if score < cutoff or (
