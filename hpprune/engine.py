@@ -25,7 +25,13 @@ from hpprune.audit.log import read_log
 from hpprune.audit.records import LogFormatError
 from hpprune.audit.sinks import LogSink, SinkArg, open_sink
 from hpprune.curves import StudyView, TrialCurve
-from hpprune.pruners.base import Policy, as_policy, policy_from_dict, policy_hash
+from hpprune.pruners.base import (
+    Policy,
+    as_policy,
+    declared_final_step,
+    policy_from_dict,
+    policy_hash,
+)
 from hpprune.types import SCHEMA_VERSION, Action, Decision, Direction, Reason, TrialState
 
 NON_FINITE_MODES = ("stop", "ignore")
@@ -336,6 +342,17 @@ class Engine:
             decision = self._non_finite_decision(tid, s, x)
         elif not late or self.policy.unordered_steps:
             decision = self.policy.decide(curve, self._view).bind(tid, s)
+            if decision.action is Action.STOP and self._at_final_step(s):
+                # Stopping at the last step saves nothing and would hide a finished
+                # run's result: the trial goes on to complete instead.
+                decision = Decision(
+                    Action.CONTINUE,
+                    Reason.FINAL_STEP,
+                    ENGINE_RULE,
+                    tid,
+                    s,
+                    {"overruled": decision.rule, "reason": decision.reason},
+                )
         else:
             decision = self._out_of_order(curve, s)
         self._apply(curve, decision)
@@ -381,6 +398,15 @@ class Engine:
                 f"`step` {s} of trial {tid!r} was already reported with another value; got {x!r}"
             )
         return self._last[tid]
+
+    def _at_final_step(self, step: int) -> bool:
+        """Whether ``step`` is at or past the last step of a full run the policy declares.
+
+        A policy declares it with an int ``max_step`` or ``max_resource`` (see
+        :func:`~hpprune.pruners.base.declared_final_step`).
+        """
+        declared = declared_final_step(self.policy)
+        return declared is not None and step >= declared
 
     def _apply(self, curve: TrialCurve, decision: Decision) -> None:
         tid = curve.trial_id

@@ -115,6 +115,7 @@ class Reason:
     NOTHING_PROMOTABLE = "nothing_promotable"  # what runs next: no paused trial ranks high enough
     BELOW_FIRST_RUNG = "below_first_rung"  # resumed to reach a first rung that moved up
     NOTHING_NEW = "nothing_new"  # resumed because the front door has no new configuration
+    FINAL_STEP = "final_step"  # a STOP at the known last step: the trial finishes instead
     STICKY = "sticky"
     INGESTED = "ingested"  # folded in from a front door's storage without a decision
     WILCOXON_WORSE = "wilcoxon_worse"  # paired signed-rank test: worse than the incumbent

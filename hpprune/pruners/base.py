@@ -165,6 +165,34 @@ def as_policy(value: object, field_name: str = "policy") -> Policy:
     return value
 
 
+def declared_final_step(policy: Policy) -> int | None:
+    """The last step of a full run that ``policy`` (or a policy inside it) declares.
+
+    A policy declares it with an int attribute ``max_step`` (e.g.
+    :class:`hpprune.ResourceScheduler`) or ``max_resource`` (e.g.
+    :class:`hpprune.HyperbandPruner`); ``"auto"`` and None declare nothing.
+
+    Args:
+        policy: The policy tree.
+
+    Returns:
+        The smallest declared final step, or None.
+    """
+    found: list[int] = []
+    stack: list[object] = [policy]
+    while stack:
+        p = stack.pop()
+        for attr in ("max_step", "max_resource"):
+            v = getattr(p, attr, None)
+            if isinstance(v, int) and not isinstance(v, bool):
+                found.append(v)
+        stack.extend(getattr(p, "policies", ()))
+        inner = getattr(p, "wrapped", None)
+        if isinstance(inner, Policy):
+            stack.append(inner)
+    return min(found) if found else None
+
+
 _PEER_EQUIVALENTS = {
     "NopPruner": "NoPruning()",
     "ASHAScheduler": "SuccessiveHalvingPruner(...)",
