@@ -34,7 +34,11 @@ POLICY_MISTAKES: list[tuple[str, Callable[[], object], str]] = [
         lambda: _optuna_pruner("SuccessiveHalvingPruner"),
         "hpprune.SuccessiveHalvingPruner(...)",
     ),
-    ("optuna WilcoxonPruner", lambda: _optuna_pruner("WilcoxonPruner"), "hpprune.__all__"),
+    (
+        "optuna WilcoxonPruner",
+        lambda: _optuna_pruner("WilcoxonPruner"),
+        "hpprune.WilcoxonPruner(...)",
+    ),
     (
         "ray ASHAScheduler",
         lambda: _ray_scheduler("ASHAScheduler"),
