@@ -167,10 +167,11 @@ def _sklearn_rep(task: str, rep: int) -> CurveSet:
 # ---------------------------------------------------------- held-out records
 @dataclass
 class Records:
-    """Per-prediction records: step, p_improve, outcome, tie, PIT, normalised log density."""
+    """Per-prediction records: step, p_improve (recalibrated, raw), outcome, tie, PIT, log pdf."""
 
     step: list[int] = field(default_factory=list)
     p: list[float] = field(default_factory=list)
+    p_raw: list[float] = field(default_factory=list)
     outcome: list[float] = field(default_factory=list)
     tie: list[float] = field(default_factory=list)
     pit: list[float] = field(default_factory=list)
@@ -180,6 +181,7 @@ class Records:
         """Append another set of records."""
         self.step += other.step
         self.p += other.p
+        self.p_raw += other.p_raw
         self.outcome += other.outcome
         self.tie += other.tie
         self.pit += other.pit
@@ -196,6 +198,7 @@ def _record(
     better = final > incumbent if pred.maximize else final < incumbent
     out.step.append(step)
     out.p.append(pred.p_improve)
+    out.p_raw.append(pred.p_improve_raw)
     out.outcome.append(float(better))
     out.tie.append(float(final == incumbent))
     out.pit.append(pred.cdf(final))

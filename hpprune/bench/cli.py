@@ -6,6 +6,10 @@ Usage::
                           [--budget 20x] [--methods ...] [--quick] -o DIR
     hpprune bench curves FILE --direction maximize [--tasks ...] -o DIR
     hpprune bench sklearn [--tasks digits-sgd ...] -o DIR
+    hpprune bench calibration|drift|transfer [--seeds N] [--workers 1 4] -o DIR
+
+(the scenario benchmarks live in their own modules: :mod:`hpprune.bench.calibration_cmd`,
+:mod:`hpprune.bench.drift`, :mod:`hpprune.bench.transfer`).
 
 (``python -m hpprune.bench ...`` is the same.) Writes ``DIR/results.json``,
 ``DIR/summary.md``, ``DIR/regret.png`` and ``DIR/runs.jsonl`` (one line per run).
@@ -42,6 +46,12 @@ __all__ = ["build_parser", "main", "run_benchmark"]
 
 LCBENCH_TASKS = ("167168", "189873", "189906")
 SKLEARN_TASKS = ("digits-sgd", "breast_cancer-sgd", "wine-sgd")
+SCENARIOS: dict[str, str] = {
+    "calibration": "hpprune.bench.calibration_cmd",
+    "drift": "hpprune.bench.drift",
+    "transfer": "hpprune.bench.transfer",
+}
+"""Scenario subcommands and the module whose ``main`` runs each."""
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
     # source: seeds, configs, max_step (sklearn), tasks
@@ -511,6 +521,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["bench"]:
         args_list = args_list[1:]
+    if args_list[:1] and args_list[0] in SCENARIOS:
+        import importlib
+
+        module = importlib.import_module(SCENARIOS[args_list[0]])
+        code: int = module.main(args_list[1:])
+        return code
     parser = build_parser()
     if "--list-methods" in args_list:
         skipped: dict[str, str] = {}

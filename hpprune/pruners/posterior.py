@@ -40,6 +40,7 @@ from scipy import special
 from hpprune import validate
 from hpprune.curves import StudyView, TrialCurve
 from hpprune.pruners import _curve_model as cm
+from hpprune.pruners import _recalibration as rc
 from hpprune.pruners.base import Policy
 from hpprune.pruners.percentile import is_pruning_step
 from hpprune.types import Decision, Direction, Reason, TrialState, cont, stop
@@ -71,6 +72,16 @@ class Prediction:
         n_peers: Number of peer curves the model used (positive weight).
         step: The step the prediction was made at.
         maximize: True if higher metric values are better.
+        p_improve_raw: ``p_improve`` before recalibration (equal to it when the
+            map is the identity).
+        recal_a: Intercept of the recalibration map ``logit p' = a + b logit p``
+            applied to probabilities of beating a value (0: none).
+        recal_b: Slope of that map (1: none).
+
+    ``mean``, ``std``, ``scale`` and ``dof`` describe the model's Student-t
+    predictive; :meth:`prob_better`, :meth:`cdf` and :meth:`quantile` (and
+    ``p_improve``) include the recalibration learnt from the study's own
+    completed trials (see :mod:`hpprune.pruners._recalibration`).
     """
 
     mean: float
@@ -82,6 +93,14 @@ class Prediction:
     n_peers: int
     step: int
     maximize: bool
+    p_improve_raw: float = math.nan
+    recal_a: float = 0.0
+    recal_b: float = 1.0
+
+    @property
+    def recalibration(self) -> rc.Recalibration:
+        """The recalibration map applied to probabilities of beating a value."""
+        return rc.Recalibration(self.recal_a, self.recal_b)
 
     def prob_better(self, value: float) -> float:
         """P(final metric better than ``value``) (strictly above when maximising).
@@ -90,18 +109,22 @@ class Prediction:
             value: A metric value on the user scale (finite).
 
         Returns:
-            The probability in [0, 1].
+            The recalibrated probability in [0, 1].
         """
         z = (value - self.mean) / self.scale
-        return float(special.stdtr(self.dof, -z if self.maximize else z))
+        return self.recalibration.apply(float(special.stdtr(self.dof, -z if self.maximize else z)))
 
     def cdf(self, value: float) -> float:
-        """P(final metric <= ``value``) on the user scale."""
-        return float(special.stdtr(self.dof, (value - self.mean) / self.scale))
+        """P(final metric <= ``value``) on the user scale (recalibrated)."""
+        if self.maximize:
+            return 1.0 - self.prob_better(value)
+        return self.prob_better(value)
 
     def quantile(self, q: float) -> float:
         """The ``q``-quantile of the final metric on the user scale (0 < q < 1)."""
-        return self.mean + self.scale * float(special.stdtrit(self.dof, q))
+        m = self.recalibration
+        level = 1.0 - m.inverse(1.0 - q) if self.maximize else m.inverse(q)
+        return self.mean + self.scale * float(special.stdtrit(self.dof, level))
 
 
 class _StepRows:
@@ -119,11 +142,15 @@ class _StepRows:
 class _Memo:
     """Pure memo for one study view (see the module docstring)."""
 
-    __slots__ = ("fits", "front", "front_done", "steps")
+    __slots__ = ("fits", "front", "front_done", "rec", "rec_done", "recal", "steps")
 
     def __init__(self) -> None:
         self.steps: dict[int, _StepRows] = {}
         self.fits: dict[int, tuple[int, cm.Fit | None]] = {}
+        # Prequential calibration records: (order, step, p, y, u) per completed trial and step.
+        self.rec: list[tuple[float, float, float, float, float]] = []
+        self.rec_done = 0
+        self.recal: tuple[int, rc.Recalibration] = (-1, rc.IDENTITY)
         # Pareto mode: completed trials' canonical extra objectives + final score.
         self.front = np.empty((0, 0))
         self.front_done = 0
@@ -172,6 +199,10 @@ class BayesianPruner(Policy):
             extra objectives known from each trial's ``params`` (e.g. model size).
             The decision is then on P(not dominated by the completed trials), see
             the docs. None (default): single objective.
+        recalibrate: Recalibrate the probabilities with a monotone map learnt
+            from this study's completed trials (prequential records at the
+            decision steps, see :mod:`hpprune.pruners._recalibration`); the
+            pruner then acts on the recalibrated ``p_improve`` and credible bound.
 
     Raises:
         TypeError: If a parameter has the wrong type.
@@ -195,6 +226,7 @@ class BayesianPruner(Policy):
         warm_start: Sequence[Sequence[Any]] | None = None,
         warm_weight: float = 1.0,
         pareto: Mapping[str, str] | None = None,
+        recalibrate: bool = True,
     ) -> None:
         self.alpha = validate.float_param(
             alpha, "alpha", 0.0, 1.0, low_inclusive=False, high_inclusive=False
@@ -213,6 +245,7 @@ class BayesianPruner(Policy):
         )
         self.warm_start = _check_warm(warm_start)
         self.pareto = _check_pareto(pareto)
+        self.recalibrate = _check_bool(recalibrate, "recalibrate")
         self._warm_cols = _warm_cols(self.warm_start)
         self._memos: OrderedDict[int, tuple[weakref.ref[StudyView], _Memo]] = OrderedDict()
         self._lock = threading.Lock()
@@ -231,6 +264,7 @@ class BayesianPruner(Policy):
             "warm_start": [list(c) for c in self.warm_start] if self.warm_start else None,
             "warm_weight": self.warm_weight,
             "pareto": dict(self.pareto) if self.pareto else None,
+            "recalibrate": self.recalibrate,
         }
 
     @classmethod
@@ -325,6 +359,17 @@ class BayesianPruner(Policy):
         cached = memo.fits.get(step)
         if cached is not None and cached[0] == n_done:
             return cached[1]
+        data = self._rows(memo, study, step)
+        cols, orders = self._peer_cols(data, step, data.count)
+        result = None
+        if orders.size:
+            result = cm.fit(cols, self._weights(orders, n_done))
+        memo.fits[step] = (n_done, result)
+        return result
+
+    def _rows(self, memo: _Memo, study: StudyView, step: int) -> _StepRows:
+        """The step's peer rows, brought up to date with the completed trials."""
+        n_done = study.n_completed
         data = memo.steps.get(step)
         if data is None:
             data = memo.steps[step] = _StepRows()
@@ -337,17 +382,75 @@ class BayesianPruner(Policy):
                 if feats is not None:
                     _append(data, feats, curve.final_score, order)
             data.n_done = n_done
-        cols = data.cols[:, : data.count]
-        orders = data.order[: data.count]
+        return data
+
+    def _peer_cols(self, data: _StepRows, step: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Warm-start rows then the first ``count`` of this study's rows at ``step``."""
+        cols = data.cols[:, :count]
+        orders = data.order[:count]
         warm = self._warm_cols.get(step)
         if warm is not None:
-            cols = np.concatenate([warm[0], cols], axis=1) if data.count else warm[0]
-            orders = np.concatenate([warm[1], orders]) if data.count else warm[1]
-        result = None
-        if orders.size:
-            result = cm.fit(cols, self._weights(orders, n_done))
-        memo.fits[step] = (n_done, result)
-        return result
+            cols = np.concatenate([warm[0], cols], axis=1) if count else warm[0]
+            orders = np.concatenate([warm[1], orders]) if count else warm[1]
+        return cols, orders
+
+    # --------------------------------------------------------- recalibration
+    def _decides_at(self, steps: Sequence[int], i: int) -> bool:
+        """Whether a curve reporting ``steps`` is decided at its ``i``-th report."""
+        step = steps[i]
+        if step < self.n_warmup_steps:
+            return False
+        warm, every = self.n_warmup_steps, self.interval_steps
+        boundary = (step - warm) // every * every + warm
+        return (steps[i - 1] if i else -1) < boundary
+
+    def _update_records(self, memo: _Memo, study: StudyView) -> None:
+        """Append the prequential records of the trials completed since the last call."""
+        n_done = study.n_completed
+        for k in range(memo.rec_done, n_done):
+            curve = study.trial(study.completed_ids[k])
+            final = curve.final_score
+            if final is None:
+                continue
+            for i, step in enumerate(curve.steps):
+                if not self._decides_at(curve.steps, i):
+                    continue
+                data = self._rows(memo, study, step)
+                j = bisect.bisect_left(data.order, k, 0, data.count)
+                if j == 0:  # no earlier trial of this study: no incumbent
+                    continue
+                threshold = float(data.cols[3, :j].min()) - self.min_delta
+                cols, orders = self._peer_cols(data, step, j)
+                fit = cm.fit(cols, self._weights(orders, k))
+                if fit is None or fit.n_eff < MIN_PEERS:
+                    continue
+                feats = cm.curve_features(curve.steps, curve.scores, step)
+                if feats is None:
+                    continue
+                loc, scale = fit.predict(feats)
+                p = float(special.stdtr(fit.dof, (threshold - loc) / scale))
+                u = float(special.stdtr(fit.dof, (final - loc) / scale))
+                memo.rec.append((float(k), float(step), p, float(final < threshold), u))
+        memo.rec_done = max(memo.rec_done, n_done)
+
+    def _recalibration(self, memo: _Memo, study: StudyView) -> rc.Recalibration:
+        """The map learnt from the completed trials' records (identity if disabled)."""
+        if not self.recalibrate:
+            return rc.IDENTITY
+        n_done = study.n_completed
+        if memo.recal[0] == n_done:
+            return memo.recal[1]
+        self._update_records(memo, study)
+        out = rc.IDENTITY
+        if memo.rec:
+            rec = np.array(memo.rec, dtype=float)
+            orders = rec[:, 0]
+            # Each trial counts once: its records (one per decision step) share its weight.
+            _, index, counts = np.unique(orders, return_inverse=True, return_counts=True)
+            w = self._weights(orders, n_done) / counts[index]
+            out = rc.fit_recalibration(rec[:, 2], rec[:, 3], w, int(np.unique(orders[w > 0]).size))
+        memo.recal = (n_done, out)
+        return out
 
     def _weights(self, orders: np.ndarray, n_done: int) -> np.ndarray:
         age = (n_done - 1) - orders
@@ -432,13 +535,15 @@ class BayesianPruner(Policy):
             memo = self._memo(study)
             out = self._predict(trial, study, memo)
             inc = self._incumbent(memo, trial, study)
+            recal = self._recalibration(memo, study) if out is not None else rc.IDENTITY
         if out is None:
             return None
         loc, scale, fit = out
-        p = self._p_improve(loc, scale, fit.dof, inc)
-        return _prediction(loc, scale, fit, p, inc, trial.steps[-1], study.direction)
+        raw = self._p_improve(loc, scale, fit.dof, inc)
+        return _prediction(loc, scale, fit, raw, inc, trial.steps[-1], study.direction, recal)
 
     def _p_improve(self, loc: float, scale: float, dof: float, inc: float) -> float:
+        """Raw (not recalibrated) P(final < inc - min_delta)."""
         if math.isnan(inc):
             return math.nan
         if inc == math.inf:
@@ -468,15 +573,17 @@ class BayesianPruner(Policy):
                     return cont(self.name, Reason.OK, p_improve=1.0, incumbent=None)
                 return cont(self.name, Reason.STARTUP, incumbent=None)
             out = self._predict(trial, study, memo)
+            recal = self._recalibration(memo, study) if out is not None else rc.IDENTITY
         if out is None:
             return cont(self.name, Reason.NOT_ENOUGH_PEERS)
         loc, scale, fit = out
-        p = self._p_improve(loc, scale, fit.dof, inc)
+        raw = self._p_improve(loc, scale, fit.dof, inc)
+        p = recal.apply(raw)
         if p >= self.alpha:
             return cont(self.name, Reason.OK, p_improve=p)
         # Safeguard: the optimistic (1 - alpha) bound must be worse than inc + min_delta.
-        p_near = float(special.stdtr(fit.dof, (inc + self.min_delta - loc) / scale))
-        evidence = _evidence(loc, scale, fit, p, inc, study, self.alpha, step)
+        p_near = recal.apply(float(special.stdtr(fit.dof, (inc + self.min_delta - loc) / scale)))
+        evidence = _evidence(loc, scale, fit, p, inc, study, self.alpha, step, raw, recal)
         if p_near >= self.alpha:
             return cont(self.name, Reason.WITHIN_BOUND, **evidence, min_delta=self.min_delta)
         return stop(self.name, Reason.POSTERIOR_LOW, **evidence, min_delta=self.min_delta)
@@ -498,19 +605,29 @@ def _std(scale: float, dof: float) -> float:
 
 
 def _prediction(
-    loc: float, scale: float, fit: cm.Fit, p: float, inc: float, step: int, direction: Direction
+    loc: float,
+    scale: float,
+    fit: cm.Fit,
+    raw: float,
+    inc: float,
+    step: int,
+    direction: Direction,
+    recal: rc.Recalibration,
 ) -> Prediction:
     maximize = direction is Direction.MAXIMIZE
     return Prediction(
         mean=direction.to_value(loc),
         std=_std(scale, fit.dof),
-        p_improve=p,
+        p_improve=recal.apply(raw),
         incumbent=direction.to_value(inc) if math.isfinite(inc) else None,
         scale=scale,
         dof=fit.dof,
         n_peers=fit.n_peers,
         step=step,
         maximize=maximize,
+        p_improve_raw=raw,
+        recal_a=recal.a,
+        recal_b=recal.b,
     )
 
 
@@ -523,8 +640,21 @@ def _evidence(
     study: StudyView,
     alpha: float,
     step: int,
+    raw: float,
+    recal: rc.Recalibration,
 ) -> dict[str, Any]:
-    bound = loc + scale * float(special.stdtrit(fit.dof, alpha))
+    bound = loc + scale * float(special.stdtrit(fit.dof, recal.inverse(alpha)))
+    extra: dict[str, Any] = {}
+    if not recal.is_identity:
+        extra = {
+            "p_improve_raw": raw,
+            "recalibration": {
+                "a": recal.a,
+                "b": recal.b,
+                "n_records": recal.n_records,
+                "n_trials": recal.n_trials,
+            },
+        }
     return {
         "predicted_mean": study.to_value(loc),
         "predicted_std": _std(scale, fit.dof),
@@ -534,6 +664,7 @@ def _evidence(
         "alpha": alpha,
         "n_peers": fit.n_peers,
         "step": step,
+        **extra,
     }
 
 
@@ -548,6 +679,12 @@ def _objectives(curve: TrialCurve, pareto: Mapping[str, str]) -> tuple[float, ..
             return None
         out.append(x if direction == "minimize" else -x)
     return tuple(out)
+
+
+def _check_bool(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected a bool for `{field}`, got {value!r}")
+    return value
 
 
 def _check_pareto(pareto: Mapping[str, str] | None) -> dict[str, str] | None:
