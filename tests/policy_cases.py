@@ -65,6 +65,7 @@ POLICY_CASES: dict[str, Callable[[], Policy]] = {
         * 2,
         warm_weight=0.5,
     ),
+    "bayesian-drift": lambda: hpprune.BayesianPruner(n_startup_trials=2, drift_detection=0.2),
     "default": lambda: hpprune.default_policy(max_step=11),
     "default-no-horizon": lambda: hpprune.default_policy(),
     "default-stop-only": lambda: hpprune.default_policy(max_step=11, pause=False),

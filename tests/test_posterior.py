@@ -297,6 +297,8 @@ def _schedules(draw: st.DrawFn) -> tuple[list[list[float]], list[int]]:
             {"forgetting": 0.7},
             {"n_keep": 0, "alpha": 0.3},
             {"n_startup_trials": 1},
+            {"n_startup_trials": 1, "drift_detection": 0.3, "recalibrate": False},
+            {"n_startup_trials": 1, "drift_detection": 0.3},
         ]
     ),
 )

@@ -47,7 +47,7 @@ def test_map_moves_towards_observed_frequency(
 
 @given(
     a=st.floats(-5, 5),
-    b=st.floats(rc.MIN_B, 5),
+    b=st.floats(0.1, 5),
     p=st.floats(0.001, 0.999),
     q=st.floats(0.001, 0.999),
 )

@@ -11,6 +11,10 @@ min_delta)`` with the incumbent of that moment), the outcome ``y`` (did ``k``
 finish better than that?), and the probability integral transform
 ``u = P(final <= observed final)`` of the whole predictive.
 
+**Drift.** :func:`score_shift` and :func:`change_point` test whether the
+recent trials differ from the earlier ones (their scores at the first
+decision step; the predictive's residuals on completed trials).
+
 **Map.** Monotone logistic recalibration ``logit p' = a + b logit p`` (``b >= 0``),
 fitted by penalised maximum likelihood on the records (weights: the peers'
 window/forgetting weights; the records of one trial share one unit of weight,
@@ -24,6 +28,7 @@ incumbent, so it is most accurate there (where the pruner acts).
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -80,8 +85,8 @@ class Recalibration:
         """The raw probability whose recalibrated value is ``q`` (0 < q < 1)."""
         if self.is_identity:
             return q
-        q = min(max(q, P_CLIP), 1.0 - P_CLIP)
-        return float(special.expit((math.log(q / (1.0 - q)) - self.a) / self.b))
+        q = min(max(q, 1e-300), 1.0 - 1e-16)
+        return float(special.expit((math.log(q) - math.log1p(-q) - self.a) / self.b))
 
 
 IDENTITY = Recalibration()
@@ -127,3 +132,151 @@ def fit_recalibration(
     if not np.isfinite(theta).all():
         return IDENTITY
     return Recalibration(float(theta[0]), float(theta[1]), int(keep.sum()), n_trials)
+
+
+# ------------------------------------------------------------------- drift
+MAX_CHANGES = 5
+"""Most change points searched for one after the other (binary segmentation on the right)."""
+
+MIN_DRIFT_TRIALS = 2 * MIN_TRIALS
+"""Fewest trials with records before a change can be detected."""
+
+Z_CLIP = 5.0
+"""Bound on the probit of a PIT value (a final far outside the predictive)."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """A detected change in the predictive's residuals.
+
+    Attributes:
+        order: The first trial after the change: its completed-trial order
+            (:func:`change_point`) or its position (:func:`score_shift`).
+        kind: ``"location"`` (finals systematically above/below the predictions),
+            ``"scale"`` (residuals systematically larger/smaller) or ``"scores"``
+            (recent trials' scores worse than earlier ones).
+        statistic: The CUSUM statistic (sup of the standardised bridge).
+        p_value: Its p-value (Kolmogorov limit, times 2 for the two tests).
+    """
+
+    order: int
+    kind: str
+    statistic: float
+    p_value: float
+
+
+def change_point(records: FloatArray, level: float) -> Change | None:
+    """CUSUM test for a change in the predictive's residuals over completed trials.
+
+    Each completed trial's records (columns ``order, step, p, y, u``) give one
+    residual: the mean over its decision steps of ``probit(u)``, ``u`` the PIT
+    of its final under the prequential predictive (standard normal when the
+    model is calibrated and nothing changes). Over the trials in completion
+    order, the CUSUM statistic ``max_k |S_k - k/n S_n| / (sd sqrt(n))`` of the
+    residuals (location) and of their absolute values (scale) is compared with
+    the Kolmogorov distribution (the limit of the sup of a Brownian bridge),
+    each at ``level / 2`` (Bonferroni). The test runs on every prefix of the
+    trials (in completion order), so a change once detected stays detected;
+    the change is placed after the ``k`` where the whole series' bridge is
+    largest.
+
+    Args:
+        records: ``[n, 5]`` records (NaN-free), any number of trials.
+        level: Significance level in (0, 0.5].
+
+    Returns:
+        The change, or None (fewer than :data:`MIN_DRIFT_TRIALS` trials, or
+        not significant).
+    """
+    if records.shape[0] == 0:
+        return None
+    orders, inverse = np.unique(records[:, 0], return_inverse=True)
+    n = orders.size
+    if n < MIN_DRIFT_TRIALS:
+        return None
+    u = np.clip(records[:, 4], special.ndtr(-Z_CLIP), special.ndtr(Z_CLIP))
+    z = np.clip(special.ndtri(u), -Z_CLIP, Z_CLIP)
+    counts = np.bincount(inverse, minlength=n)
+    resid = np.bincount(inverse, weights=z, minlength=n) / counts
+    best: Change | None = None
+    for kind, series in (("location", resid), ("scale", np.abs(resid))):
+        found = _first_crossing(series, level / 2, one_sided=False)
+        if found is not None and (best is None or found[2] < best.p_value):
+            k, stat, p_value = found
+            best = Change(int(orders[k + 1]), kind, stat, 2.0 * p_value)
+    return best
+
+
+def _first_crossing(
+    series: FloatArray, level: float, one_sided: bool
+) -> tuple[int, float, float] | None:
+    """CUSUM over every prefix of ``series``; the first prefix whose p-value is below ``level``.
+
+    Returns:
+        ``(k, statistic, p_value)`` of the first significant prefix, with the
+        change placed after element ``k`` by the bridge of the whole series;
+        None if no prefix of at least :data:`MIN_DRIFT_TRIALS` elements is
+        significant.
+    """
+    total = np.cumsum(series)
+    for m in range(MIN_DRIFT_TRIALS, series.size + 1):
+        sd = float(series[:m].std(ddof=1))
+        if not sd > 0:
+            continue
+        bridge = total[: m - 1] - total[m - 1] * np.arange(1, m) / m
+        if one_sided:
+            k = int(np.argmin(bridge))
+            stat = float(max(0.0, -bridge[k]) / (sd * math.sqrt(m)))
+            p_value = math.exp(-2.0 * stat * stat)
+        else:
+            k = int(np.argmax(np.abs(bridge)))
+            stat = float(abs(bridge[k]) / (sd * math.sqrt(m)))
+            p_value = float(special.kolmogorov(stat))
+        if p_value < level:
+            # Placed where the whole series puts it (more data than the first prefix).
+            bridge = total[:-1] - total[-1] * np.arange(1, series.size) / series.size
+            k = int(np.argmin(bridge) if one_sided else np.argmax(np.abs(bridge)))
+            return k, stat, p_value
+    return None
+
+
+def score_shift(seq: FloatArray, level: float) -> Change | None:
+    """One-sided CUSUM test: did the recent trials' scores at one step get worse?
+
+    ``seq`` holds ``(position, canonical score)`` of every trial that reported
+    the step, in the order the trials were first seen. Each score gets its
+    *sequential* mid-rank among the scores before it, ``u_i = (#lower + #equal / 2
+    + 1/2) / (i + 1)``; when the trials are exchangeable (nothing changes) the
+    sequential ranks are independent and uniform, whatever the metric's
+    distribution. A rise of ``probit(u)`` (recent trials worse than earlier
+    ones: another task, a slower curve shape) is tested with the one-sided
+    CUSUM statistic ``max_k -B_k / (sd sqrt(n))``, ``B`` the centred partial
+    sums, whose p-value is ``exp(-2 c^2)`` (sup of a Brownian bridge), on
+    every prefix of the sequence (so a change once detected stays detected;
+    the change is placed at the minimum of the whole sequence's bridge). Recent
+    trials getting *better* (an adaptive sampler at work) is not a change here.
+
+    Args:
+        seq: ``[n, 2]`` array of positions and finite canonical scores.
+        level: Significance level.
+
+    Returns:
+        The change (``order`` = position of the first trial after it, ``kind``
+        ``"scores"``), or None.
+    """
+    n = seq.shape[0]
+    if n < MIN_DRIFT_TRIALS:
+        return None
+    scores = seq[:, 1]
+    seen: list[float] = []
+    u = np.empty(n)
+    for i, x in enumerate(scores):
+        lower = bisect.bisect_left(seen, x)
+        equal = bisect.bisect_right(seen, x) - lower
+        u[i] = (lower + 0.5 * equal + 0.5) / (i + 1)
+        bisect.insort(seen, x)
+    found = _first_crossing(special.ndtri(u), level, one_sided=True)
+    if found is None:
+        return None
+    k, stat, p_value = found
+    return Change(int(seq[k + 1, 0]), "scores", stat, p_value)

@@ -139,18 +139,47 @@ class _StepRows:
         self.order = np.empty(16)
 
 
+@dataclass(frozen=True)
+class _State:
+    """What the completed trials say about the model: drift re-estimation and recalibration.
+
+    Attributes:
+        start: Position (order first seen) of the first trial the model learns
+            from (None: every trial, warm start included); set when drift was detected.
+        recal: The recalibration map.
+        changes: Detected change points, oldest first, as evidence dicts.
+    """
+
+    start: int | None = None
+    recal: rc.Recalibration = rc.IDENTITY
+    changes: tuple[dict[str, Any], ...] = ()
+
+
 class _Memo:
     """Pure memo for one study view (see the module docstring)."""
 
-    __slots__ = ("fits", "front", "front_done", "rec", "rec_done", "recal", "steps")
+    __slots__ = (
+        "comp_pos",
+        "finals",
+        "fits",
+        "front",
+        "front_done",
+        "pos",
+        "recs",
+        "state",
+        "steps",
+    )
 
     def __init__(self) -> None:
         self.steps: dict[int, _StepRows] = {}
-        self.fits: dict[int, tuple[int, cm.Fit | None]] = {}
-        # Prequential calibration records: (order, step, p, y, u) per completed trial and step.
-        self.rec: list[tuple[float, float, float, float, float]] = []
-        self.rec_done = 0
-        self.recal: tuple[int, rc.Recalibration] = (-1, rc.IDENTITY)
+        self.fits: dict[int, tuple[int, int | None, cm.Fit | None]] = {}
+        # Prequential records (order, step, p, y, u) per completed trial and decision
+        # step, for each first peer order the model may learn from (None: every peer).
+        self.recs: dict[int | None, tuple[int, list[tuple[float, ...]]]] = {}
+        self.finals: list[float] = []  # completed trials' final scores (inf if none)
+        self.pos: dict[str, int] = {}  # trial id -> position in the order first seen
+        self.comp_pos: list[int] = []  # completed order -> position
+        self.state: tuple[tuple[int, int], _State] = ((-1, -1), _State())
         # Pareto mode: completed trials' canonical extra objectives + final score.
         self.front = np.empty((0, 0))
         self.front_done = 0
@@ -203,6 +232,12 @@ class BayesianPruner(Policy):
             from this study's completed trials (prequential records at the
             decision steps, see :mod:`hpprune.pruners._recalibration`); the
             pruner then acts on the recalibrated ``p_improve`` and credible bound.
+        drift_detection: Level of the change test on the predictive's recent
+            residuals (see :func:`hpprune.pruners._recalibration.change_point`);
+            when it finds a change, the model, the recalibration and the
+            incumbent are re-estimated from the trials completed since the
+            change, and every decision's evidence says so (``drift``). None
+            (default): no detection.
 
     Raises:
         TypeError: If a parameter has the wrong type.
@@ -227,6 +262,7 @@ class BayesianPruner(Policy):
         warm_weight: float = 1.0,
         pareto: Mapping[str, str] | None = None,
         recalibrate: bool = True,
+        drift_detection: float | None = None,
     ) -> None:
         self.alpha = validate.float_param(
             alpha, "alpha", 0.0, 1.0, low_inclusive=False, high_inclusive=False
@@ -246,6 +282,13 @@ class BayesianPruner(Policy):
         self.warm_start = _check_warm(warm_start)
         self.pareto = _check_pareto(pareto)
         self.recalibrate = _check_bool(recalibrate, "recalibrate")
+        self.drift_detection = (
+            None
+            if drift_detection is None
+            else validate.float_param(
+                drift_detection, "drift_detection", 0.0, 0.5, low_inclusive=False
+            )
+        )
         self._warm_cols = _warm_cols(self.warm_start)
         self._memos: OrderedDict[int, tuple[weakref.ref[StudyView], _Memo]] = OrderedDict()
         self._lock = threading.Lock()
@@ -265,6 +308,7 @@ class BayesianPruner(Policy):
             "warm_weight": self.warm_weight,
             "pareto": dict(self.pareto) if self.pareto else None,
             "recalibrate": self.recalibrate,
+            "drift_detection": self.drift_detection,
         }
 
     @classmethod
@@ -354,17 +398,17 @@ class BayesianPruner(Policy):
             memos.popitem(last=False)
         return memo
 
-    def _fit_at(self, memo: _Memo, study: StudyView, step: int) -> cm.Fit | None:
+    def _fit_at(self, memo: _Memo, study: StudyView, step: int, start: int | None) -> cm.Fit | None:
         n_done = study.n_completed
         cached = memo.fits.get(step)
-        if cached is not None and cached[0] == n_done:
-            return cached[1]
+        if cached is not None and cached[0] == n_done and cached[1] == start:
+            return cached[2]
         data = self._rows(memo, study, step)
-        cols, orders = self._peer_cols(data, step, data.count)
+        cols, orders = self._peer_cols(memo, data, step, data.count, start)
         result = None
         if orders.size:
             result = cm.fit(cols, self._weights(orders, n_done))
-        memo.fits[step] = (n_done, result)
+        memo.fits[step] = (n_done, start, result)
         return result
 
     def _rows(self, memo: _Memo, study: StudyView, step: int) -> _StepRows:
@@ -384,8 +428,18 @@ class BayesianPruner(Policy):
             data.n_done = n_done
         return data
 
-    def _peer_cols(self, data: _StepRows, step: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """Warm-start rows then the first ``count`` of this study's rows at ``step``."""
+    def _peer_cols(
+        self, memo: _Memo, data: _StepRows, step: int, count: int, start: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Warm-start rows then the first ``count`` of this study's rows at ``step``.
+
+        With ``start`` (after a detected change), only this study's rows of
+        trials first seen at or after position ``start`` (no warm start).
+        """
+        if start is not None:
+            orders = data.order[:count]
+            keep = np.array(memo.comp_pos, dtype=np.int64)[orders.astype(np.int64)] >= start
+            return data.cols[:, :count][:, keep], orders[keep]
         cols = data.cols[:, :count]
         orders = data.order[:count]
         warm = self._warm_cols.get(step)
@@ -404,11 +458,15 @@ class BayesianPruner(Policy):
         boundary = (step - warm) // every * every + warm
         return (steps[i - 1] if i else -1) < boundary
 
-    def _update_records(self, memo: _Memo, study: StudyView) -> None:
-        """Append the prequential records of the trials completed since the last call."""
+    def _records(self, memo: _Memo, study: StudyView, start: int | None) -> list[tuple[float, ...]]:
+        """Prequential records of the completed trials (model learning from ``start`` on)."""
         n_done = study.n_completed
-        for k in range(memo.rec_done, n_done):
-            curve = study.trial(study.completed_ids[k])
+        done, recs = memo.recs.get(start, (0, []))
+        ids = study.completed_ids
+        for k in range(done, n_done):
+            if start is not None and memo.comp_pos[k] < start:
+                continue
+            curve = study.trial(ids[k])
             final = curve.final_score
             if final is None:
                 continue
@@ -417,10 +475,11 @@ class BayesianPruner(Policy):
                     continue
                 data = self._rows(memo, study, step)
                 j = bisect.bisect_left(data.order, k, 0, data.count)
-                if j == 0:  # no earlier trial of this study: no incumbent
+                cols, orders = self._peer_cols(memo, data, step, j, start)
+                own = cols[3, orders >= 0]
+                if not own.size:  # no earlier trial of this study: no incumbent
                     continue
-                threshold = float(data.cols[3, :j].min()) - self.min_delta
-                cols, orders = self._peer_cols(data, step, j)
+                threshold = float(own.min()) - self.min_delta
                 fit = cm.fit(cols, self._weights(orders, k))
                 if fit is None or fit.n_eff < MIN_PEERS:
                     continue
@@ -430,27 +489,97 @@ class BayesianPruner(Policy):
                 loc, scale = fit.predict(feats)
                 p = float(special.stdtr(fit.dof, (threshold - loc) / scale))
                 u = float(special.stdtr(fit.dof, (final - loc) / scale))
-                memo.rec.append((float(k), float(step), p, float(final < threshold), u))
-        memo.rec_done = max(memo.rec_done, n_done)
+                recs.append((float(k), float(step), p, float(final < threshold), u))
+        memo.recs[start] = (max(done, n_done), recs)
+        return recs
 
-    def _recalibration(self, memo: _Memo, study: StudyView) -> rc.Recalibration:
-        """The map learnt from the completed trials' records (identity if disabled)."""
-        if not self.recalibrate:
-            return rc.IDENTITY
+    def _sync(self, memo: _Memo, study: StudyView) -> None:
+        """Positions of new trials, and position and final of new completions."""
+        if len(memo.pos) < study.n_trials:
+            for curve in itertools.islice(study.trials(), len(memo.pos), None):
+                memo.pos[curve.trial_id] = len(memo.pos)
+        if len(memo.comp_pos) < study.n_completed:
+            for tid in study.completed_ids[len(memo.comp_pos) :]:
+                final = study.trial(tid).final_score
+                memo.comp_pos.append(memo.pos[tid])
+                memo.finals.append(math.inf if final is None else final)
+
+    def _drift_step(self) -> int:
+        """The step whose scores the score-shift test compares (the first decision step)."""
+        return max(1, self.n_warmup_steps)
+
+    def _state(self, memo: _Memo, study: StudyView) -> _State:
+        """Drift re-estimation and recalibration for the current trials (memoised)."""
         n_done = study.n_completed
-        if memo.recal[0] == n_done:
-            return memo.recal[1]
-        self._update_records(memo, study)
-        out = rc.IDENTITY
-        if memo.rec:
-            rec = np.array(memo.rec, dtype=float)
-            orders = rec[:, 0]
-            # Each trial counts once: its records (one per decision step) share its weight.
-            _, index, counts = np.unique(orders, return_inverse=True, return_counts=True)
-            w = self._weights(orders, n_done) / counts[index]
-            out = rc.fit_recalibration(rec[:, 2], rec[:, 3], w, int(np.unique(orders[w > 0]).size))
-        memo.recal = (n_done, out)
-        return out
+        level = self.drift_detection
+        n_seen = len(study.sorted_scores(self._drift_step(), "all")) if level is not None else 0
+        if memo.state[0] == (n_done, n_seen):
+            return memo.state[1]
+        self._sync(memo, study)
+        start: int | None = None
+        changes: list[dict[str, Any]] = []
+        if level is not None:
+            for _ in range(rc.MAX_CHANGES):
+                change = self._find_change(memo, study, start, level)
+                if change is None:
+                    break
+                start = int(change["refit_from"])
+                changes.append(change)
+        recal = rc.IDENTITY
+        if self.recalibrate:
+            rec = _as_array(self._records(memo, study, start))
+            if rec.size:
+                orders = rec[:, 0]
+                # Each trial counts once: its records (one per decision step) share its weight.
+                _, index, counts = np.unique(orders, return_inverse=True, return_counts=True)
+                w = self._weights(orders, n_done) / counts[index]
+                n_trials = int(np.unique(orders[w > 0]).size)
+                recal = rc.fit_recalibration(rec[:, 2], rec[:, 3], w, n_trials)
+        state = _State(start, recal, tuple(changes))
+        memo.state = ((n_done, n_seen), state)
+        return state
+
+    def _find_change(
+        self, memo: _Memo, study: StudyView, start: int | None, level: float
+    ) -> dict[str, Any] | None:
+        """The most significant change among the trials from ``start`` on (two tests).
+
+        * ``scores``: the sequential ranks of every trial's score at
+          :meth:`_drift_step` (stopped and running trials included) rise,
+          i.e. recent trials are worse than the earlier ones
+          (:func:`~hpprune.pruners._recalibration.score_shift`);
+        * ``residuals``: the completed trials' prequential PIT residuals change
+          (:func:`~hpprune.pruners._recalibration.change_point`).
+
+        Each test runs at ``level / 2`` (Bonferroni).
+        """
+        step = self._drift_step()
+        lo = -1 if start is None else start
+        seq = []
+        for curve in study.trials():
+            pos = memo.pos[curve.trial_id]
+            score = curve.score_at(step) if pos >= lo else None
+            if score is not None and curve.state is not TrialState.STALE:
+                seq.append((pos, score))
+        found: list[tuple[rc.Change, int]] = []
+        shift = rc.score_shift(np.array(seq, dtype=float).reshape(-1, 2), level / 2)
+        if shift is not None:
+            found.append((shift, shift.order))
+        resid = rc.change_point(_as_array(self._records(memo, study, start)), level / 2)
+        if resid is not None:
+            found.append((resid, memo.comp_pos[resid.order]))
+        if not found:
+            return None
+        change, pos = min(found, key=lambda c: c[0].p_value)
+        tid = next(t for t, p in memo.pos.items() if p == pos)
+        return {
+            "refit_from": pos,
+            "trial_id": tid,
+            "n_completed": study.n_completed,
+            "kind": change.kind,
+            "statistic": change.statistic,
+            "p_value": change.p_value,
+        }
 
     def _weights(self, orders: np.ndarray, n_done: int) -> np.ndarray:
         age = (n_done - 1) - orders
@@ -464,9 +593,14 @@ class BayesianPruner(Policy):
         return w
 
     # ------------------------------------------------------------- incumbent
-    def _incumbent(self, memo: _Memo, trial: TrialCurve, study: StudyView) -> float:
+    def _incumbent(
+        self, memo: _Memo, trial: TrialCurve, study: StudyView, start: int | None = None
+    ) -> float:
         if self.pareto:
             return self._pareto_incumbent(memo, trial, study)
+        if start is not None:  # after a detected change: the best since the change
+            kept = [f for f, p in zip(memo.finals, memo.comp_pos, strict=True) if p >= start]
+            return min(kept, default=math.inf)
         inc = study.incumbent()
         if math.isfinite(inc):
             return inc
@@ -504,9 +638,9 @@ class BayesianPruner(Policy):
 
     # ------------------------------------------------------------ prediction
     def _predict(
-        self, trial: TrialCurve, study: StudyView, memo: _Memo
+        self, trial: TrialCurve, study: StudyView, memo: _Memo, start: int | None
     ) -> tuple[float, float, cm.Fit] | None:
-        fit = self._fit_at(memo, study, trial.steps[-1])
+        fit = self._fit_at(memo, study, trial.steps[-1], start)
         if fit is None or fit.n_eff < MIN_PEERS:
             return None
         loc, scale = fit.predict(cm.last_features(trial.steps, trial.scores))
@@ -533,14 +667,42 @@ class BayesianPruner(Policy):
             raise ValueError(f"trial {trial.trial_id!r} has no finite report to predict from")
         with self._lock:
             memo = self._memo(study)
-            out = self._predict(trial, study, memo)
-            inc = self._incumbent(memo, trial, study)
-            recal = self._recalibration(memo, study) if out is not None else rc.IDENTITY
+            state = self._state(memo, study)
+            out = self._predict(trial, study, memo, state.start)
+            inc = self._incumbent(memo, trial, study, state.start)
         if out is None:
             return None
         loc, scale, fit = out
         raw = self._p_improve(loc, scale, fit.dof, inc)
-        return _prediction(loc, scale, fit, raw, inc, trial.steps[-1], study.direction, recal)
+        return _prediction(loc, scale, fit, raw, inc, trial.steps[-1], study.direction, state.recal)
+
+    def recalibration(self, study: StudyView) -> rc.Recalibration:
+        """The recalibration map learnt from the study's completed trials (identity if off).
+
+        Args:
+            study: The study view.
+
+        Returns:
+            The map applied to every probability of :meth:`predict` and :meth:`decide`.
+        """
+        with self._lock:
+            return self._state(self._memo(study), study).recal
+
+    def detected_changes(self, study: StudyView) -> tuple[dict[str, Any], ...]:
+        """Change points found in the predictive's residuals (empty without ``drift_detection``).
+
+        Args:
+            study: The study view.
+
+        Returns:
+            Oldest first, each ``{"refit_from": position, "trial_id", "n_completed",
+            "kind", "statistic", "p_value"}``: the model, its recalibration and
+            the incumbent use only trials first seen at or after ``trial_id``
+            (position ``refit_from`` in the order trials were first seen). The
+            last one is in every decision's evidence (``drift``).
+        """
+        with self._lock:
+            return self._state(self._memo(study), study).changes
 
     def _p_improve(self, loc: float, scale: float, dof: float, inc: float) -> float:
         """Raw (not recalibrated) P(final < inc - min_delta)."""
@@ -565,25 +727,28 @@ class BayesianPruner(Policy):
                 return cont(self.name, Reason.KEPT_TOP_K, n_keep=self.n_keep)
         with self._lock:
             memo = self._memo(study)
-            inc = self._incumbent(memo, trial, study)
+            state = self._state(memo, study)
+            drift = {"drift": state.changes[-1]} if state.changes else {}
+            inc = self._incumbent(memo, trial, study, state.start)
             if math.isnan(inc):  # Pareto mode, the trial's extra objectives are unknown
                 return cont(self.name, Reason.OK, pareto="objectives missing from params")
             if inc == math.inf:
                 if self.pareto:  # no completed trial dominates it on the extra objectives
                     return cont(self.name, Reason.OK, p_improve=1.0, incumbent=None)
-                return cont(self.name, Reason.STARTUP, incumbent=None)
-            out = self._predict(trial, study, memo)
-            recal = self._recalibration(memo, study) if out is not None else rc.IDENTITY
+                return cont(self.name, Reason.STARTUP, incumbent=None, **drift)
+            out = self._predict(trial, study, memo, state.start)
         if out is None:
-            return cont(self.name, Reason.NOT_ENOUGH_PEERS)
+            return cont(self.name, Reason.NOT_ENOUGH_PEERS, **drift)
         loc, scale, fit = out
+        recal = state.recal
         raw = self._p_improve(loc, scale, fit.dof, inc)
         p = recal.apply(raw)
         if p >= self.alpha:
-            return cont(self.name, Reason.OK, p_improve=p)
+            return cont(self.name, Reason.OK, p_improve=p, **drift)
         # Safeguard: the optimistic (1 - alpha) bound must be worse than inc + min_delta.
         p_near = recal.apply(float(special.stdtr(fit.dof, (inc + self.min_delta - loc) / scale)))
         evidence = _evidence(loc, scale, fit, p, inc, study, self.alpha, step, raw, recal)
+        evidence.update(drift)
         if p_near >= self.alpha:
             return cont(self.name, Reason.WITHIN_BOUND, **evidence, min_delta=self.min_delta)
         return stop(self.name, Reason.POSTERIOR_LOW, **evidence, min_delta=self.min_delta)
@@ -679,6 +844,10 @@ def _objectives(curve: TrialCurve, pareto: Mapping[str, str]) -> tuple[float, ..
             return None
         out.append(x if direction == "minimize" else -x)
     return tuple(out)
+
+
+def _as_array(rec: list[tuple[float, ...]]) -> np.ndarray:
+    return np.array(rec, dtype=float) if rec else np.empty((0, 5))
 
 
 def _check_bool(value: object, field: str) -> bool:

@@ -34,6 +34,25 @@ def test_calibration_small_run(tmp_path: Path) -> None:
     assert (out / "reliability.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@needs_lcbench
+def test_drift_small_run(tmp_path: Path) -> None:
+    out = tmp_path / "drift"
+    assert main(["drift", "--tasks", "126026>167168", *QUICK, "-o", str(out)]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert set(doc["methods"]) == {
+        "hpprune.default@w1",
+        "hpprune.default_drift@w1",
+        "none@w1",
+    }
+    for key in ("hpprune.default@w1", "hpprune.default_drift@w1"):
+        row = doc["methods"][key]
+        assert 0.0 <= row["regret_after_shift"] <= 1.0
+        assert 0.0 <= row["regret_before_shift"] <= 1.0
+    det = doc["methods"]["hpprune.default_drift@w1"]["detections"]["126026>167168"]
+    assert det["runs"] == 1 and det["control"] is False
+    assert (out / "regret_after_shift.png").read_bytes()[:4] == b"\x89PNG"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -41,6 +60,8 @@ def test_calibration_small_run(tmp_path: Path) -> None:
         (["calibration", "--workers", "0", "-o", "{out}"], "--workers"),
         (["calibration", "--jobs", "0", "-o", "{out}"], "--jobs"),
         (["calibration", "--tasks", "nope", "-o", "{out}"], "unknown task"),
+        (["drift", "--tasks", "nope>189906", "-o", "{out}"], "unknown LCBench task"),
+        (["drift", "--seeds", "0", "-o", "{out}"], "--seeds"),
     ],
 )
 def test_bad_options_exit_2_naming_them(
@@ -51,7 +72,7 @@ def test_bad_options_exit_2_naming_them(
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["calibration"])
+@pytest.mark.parametrize("name", ["calibration", "drift"])
 def test_output_is_required(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main([name])
