@@ -14,10 +14,13 @@ with :data:`N_POST` of another:
   ``ceil(j^2 / n)``; the final value is unchanged), so the early epochs look
   worse than before for the same final.
 
-Methods: the static default (``hpprune.default_policy``) and the drift-aware
-one (the same pruner with ``drift_detection=`` :data:`DRIFT_LEVEL`: a change
-in the predictive's residuals on the completed trials restarts the model, its
-recalibration and the incumbent from the change), and ``none``.
+Methods: the static posterior pruner (``hpprune.conservative_policy``, a
+:class:`~hpprune.BayesianPruner`) and the drift-aware one (the same pruner with
+``drift_detection=`` :data:`DRIFT_LEVEL`: a change in the trials' scores or in
+the predictive's residuals restarts the model, its recalibration and the
+incumbent from the change); for reference ``hpprune.default_policy`` (the
+freeze-thaw default, which ranks trials at rungs and has no posterior) and
+``none``.
 
 ``regret_after_shift``: mean normalised regret over the budget after the
 shift (from the first report of a post-shift configuration to the end of the
@@ -83,23 +86,30 @@ BUDGET = "40x"
 DRIFT_LEVEL = 0.01
 """Level of the drift-aware method's change test."""
 
-STATIC = "hpprune.default"
-DRIFT = "hpprune.default_drift"
+STATIC = "hpprune.conservative"
+DRIFT = "hpprune.conservative_drift"
+DEFAULT = "hpprune.default"
 NONE = "none"
 _GRID = 200
 
 
-def _default_pruner(max_step: int) -> BayesianPruner:
+def _static_pruner(max_step: int) -> BayesianPruner:
+    from hpprune.defaults import conservative_policy
+
+    policy = conservative_policy(max_step)
+    if not isinstance(policy, BayesianPruner):
+        raise TypeError("conservative_policy() is expected to be a BayesianPruner")
+    return policy
+
+
+def _default_policy(max_step: int) -> Policy:
     import hpprune
 
-    policy = hpprune.default_policy(max_step)
-    if isinstance(policy, BayesianPruner):
-        return policy
-    return BayesianPruner(n_startup_trials=3, n_warmup_steps=max(1, round(0.2 * max_step)))
+    return hpprune.default_policy(max_step)
 
 
 def _drift_pruner(max_step: int) -> BayesianPruner:
-    params = _default_pruner(max_step).params()
+    params = _static_pruner(max_step).params()
     params["drift_detection"] = DRIFT_LEVEL
     return BayesianPruner(**params)
 
@@ -198,8 +208,9 @@ def _methods() -> list[tuple[str, Callable[[], Method]]]:
         return lambda: HpprunePolicyMethod(name, lambda ctx: build(ctx.max_step))
 
     return [
-        (STATIC, policy(STATIC, _default_pruner)),
+        (STATIC, policy(STATIC, _static_pruner)),
         (DRIFT, policy(DRIFT, _drift_pruner)),
+        (DEFAULT, policy(DEFAULT, _default_policy)),
         (NONE, NoPruningMethod),
     ]
 
@@ -362,8 +373,10 @@ def run_drift(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
             "budget": BUDGET,
             "checkpoints": list(CHECKPOINTS),
             "methods": {
-                STATIC: "hpprune.default_policy(max_step)",
+                STATIC: "hpprune.conservative_policy(max_step) (BayesianPruner)",
                 DRIFT: f"the same with drift_detection={DRIFT_LEVEL}",
+                DEFAULT: "hpprune.default_policy(max_step) (freeze-thaw; no posterior, "
+                "reference only)",
                 NONE: "no pruning",
             },
             "definitions": {
@@ -440,7 +453,7 @@ def summary_markdown(doc: dict[str, Any]) -> str:
             "| regret@100% | p_discard_best |",
             "|---|---|---|---|---|---|---|",
         ]
-        for name in (STATIC, DRIFT, NONE):
+        for name in (STATIC, DRIFT, DEFAULT, NONE):
             e = methods.get(f"{name}@w{w}")
             if e is None:
                 continue
@@ -505,15 +518,15 @@ def plot_shift(doc: dict[str, Any], path: Path) -> None:
     streams = proto["streams"]
     workers = proto["workers"]
     fig, axes = plt.subplots(1, len(workers), figsize=(6 * len(workers), 4.5), squeeze=False)
-    width = 0.25
+    width = 0.2
     for ax, w in zip(axes[0], workers, strict=True):
         x = np.arange(len(streams))
-        for i, name in enumerate((STATIC, DRIFT, NONE)):
+        for i, name in enumerate((STATIC, DRIFT, DEFAULT, NONE)):
             e = doc["methods"].get(f"{name}@w{w}")
             if e is None:
                 continue
             vals = [e["per_task_shift"][t]["regret_after_shift"] or 0.0 for t in streams]
-            ax.bar(x + (i - 1) * width, vals, width, label=name)
+            ax.bar(x + (i - 1.5) * width, vals, width, label=name)
         ax.set_xticks(x, streams, rotation=15, fontsize=8)
         ax.set_ylabel("mean regret after the shift")
         ax.set_title(f"{w} worker{'s' if w > 1 else ''}")

@@ -40,15 +40,16 @@ def test_drift_small_run(tmp_path: Path) -> None:
     assert main(["drift", "--tasks", "126026>167168", *QUICK, "-o", str(out)]) == 0
     doc = json.loads((out / "results.json").read_text())
     assert set(doc["methods"]) == {
+        "hpprune.conservative@w1",
+        "hpprune.conservative_drift@w1",
         "hpprune.default@w1",
-        "hpprune.default_drift@w1",
         "none@w1",
     }
-    for key in ("hpprune.default@w1", "hpprune.default_drift@w1"):
+    for key in ("hpprune.conservative@w1", "hpprune.conservative_drift@w1"):
         row = doc["methods"][key]
         assert 0.0 <= row["regret_after_shift"] <= 1.0
         assert 0.0 <= row["regret_before_shift"] <= 1.0
-    det = doc["methods"]["hpprune.default_drift@w1"]["detections"]["126026>167168"]
+    det = doc["methods"]["hpprune.conservative_drift@w1"]["detections"]["126026>167168"]
     assert det["runs"] == 1 and det["control"] is False
     assert (out / "regret_after_shift.png").read_bytes()[:4] == b"\x89PNG"
 
