@@ -105,6 +105,16 @@ def test_next_trial_prefers_the_highest_rung_then_the_best_score() -> None:
     assert answer.action == "resume" and answer.evidence["rung"] == 1  # rung at step 3 first
 
 
+def test_a_closed_rung_promotes_its_best_even_when_young() -> None:
+    policy = FreezeThawPruner(min_resource=1, max_resource=27)
+    engine = Engine(policy, direction="minimize")
+    engine.report("a", 1, 2.0)
+    engine.report("b", 1, 1.0)  # two trials: 2 // 3 = 0 promoted while new ones may come
+    assert choose_next(policy, engine.study).action == "start"
+    answer = choose_next(policy, engine.study, can_start=False)  # none left: rung closed
+    assert (answer.action, answer.trial_id) == ("resume", "b")
+
+
 def test_without_new_configurations_low_ranked_trials_stay_paused() -> None:
     policy = FreezeThawPruner(min_resource=1, max_resource=27)
     engine = Engine(policy, direction="minimize")

@@ -19,9 +19,11 @@ What a free worker runs next (:meth:`FreezeThawPruner.next_trial`) follows
 the promotion rule of asynchronous successive halving: the paused trial that
 is promotable at the highest rung, else a paused trial below the first rung
 (the first rung moved up after it was paused), else a new configuration, so no
-worker waits for a rung to fill. When no new configuration is left, the paused
-trials that rank too low stay paused (their rung promotes no more): that is
-what pruning saves.
+worker waits for a rung to fill. When no new configuration is left the rungs
+are closed: the best trial of each rung goes on even where the rung holds
+fewer than ``reduction_factor`` trials (so the study ends with its best
+configurations trained to the end), and the trials that rank too low stay
+paused: that is what pruning saves.
 
 The first rung is **learned from the study** (``min_resource="auto"``): for a
 candidate step ``s`` (1, 2, ...), the Spearman rank correlation between the
@@ -290,10 +292,15 @@ class FreezeThawPruner(Policy):
             r *= self.reduction_factor
         return first, steps, horizon
 
-    def _n_promoted(self, n: int) -> int:
-        """How many of the ``n`` trials at a rung go on (at least 1 in the stop-only variant)."""
+    def _n_promoted(self, n: int, closed: bool = False) -> int:
+        """How many of the ``n`` trials at a rung go on.
+
+        ``n // reduction_factor``; at least 1 in the stop-only variant and on a
+        closed rung (no new configuration will reach it), as in asynchronous
+        successive halving, so the best of a young or final rung goes on.
+        """
         k = n // self.reduction_factor
-        return k if self.pause else max(k, 1)
+        return max(k, 1) if closed or not self.pause else k
 
     def _standing(
         self, curve: TrialCurve, resource: int, study: StudyView
@@ -378,7 +385,7 @@ class FreezeThawPruner(Policy):
             known = cutoffs.get(level)
             if known is None:
                 pool = study.scores_from(resource, "all")
-                n_promoted = self._n_promoted(len(pool))
+                n_promoted = self._n_promoted(len(pool), closed=not can_start)
                 known = (pool[n_promoted - 1] if n_promoted else -math.inf, n_promoted, pool)
                 cutoffs[level] = known
             cutoff, n_promoted, pool = known
