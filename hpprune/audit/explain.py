@@ -1,33 +1,39 @@
-"""Reading an audit log: a fold into per-trial facts, and plain-text explanations.
+"""Plain-text explanations of an audit log, rendered from its facts.
 
-:func:`fold_log` turns the records of a log (see :mod:`hpprune.audit.log`) into a
-:class:`LogFacts`: every trial's curve, its decisions other than CONTINUE, its
-fate (completed, stopped, paused, failed, stale, running), pauses and resumes,
-and the compute spent over the course of the study. The report, the replay and
-the text functions below all read this one fold, so they never disagree.
-
-:func:`explain_trial` and :func:`summarise` render the facts as text; they cover
-pauses, resumes and compute budgets as well as stops. Values are printed on the
-user's metric scale. Non-finite reports (NaN, ±inf, None) are kept in the curves
-as NaN/±inf and shown as such; they never count towards best values.
+The facts come from :mod:`hpprune.audit.facts` (one fold of the log);
+:func:`describe_decision`, :func:`explain_trial` and :func:`summarise` only turn
+them into words and numbers. They cover stops, pauses, resumes and compute
+budgets. Values are printed on the user's metric scale, rounded to 4
+significant digits; non-finite values are printed as logged (``nan``, ``inf``).
+The fold's names are re-exported here for callers of earlier versions.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from hpprune.audit.log import LogFormatError, read_log
-from hpprune.types import Action, Decision, Direction, Reason, jsonable
+from hpprune.audit.facts import (
+    FATES,
+    LogFacts,
+    RecordsArg,
+    TrialFacts,
+    as_facts,
+    decode_number,
+    find_budget_s,
+    fold_log,
+    load_records,
+    summary_dict,
+    trial_facts,
+)
+from hpprune.types import Action, Decision, Reason
 
 __all__ = [
     "FATES",
     "LogFacts",
+    "RecordsArg",
     "TrialFacts",
     "as_facts",
     "decode_number",
@@ -43,377 +49,6 @@ __all__ = [
     "summary_dict",
     "trial_dict",
 ]
-
-FATES = ("completed", "stopped", "paused", "failed", "stale", "running")
-"""Every fate a trial can have at the end of a log, in display order."""
-
-RecordsArg = str | os.PathLike[str] | Iterable[Mapping[str, Any]]
-
-_BUDGET_SECONDS_KEYS = ("budget_s", "compute_budget_s", "total_budget_s", "budget_seconds")
-_BUDGET_HOURS_KEYS = ("budget_hours", "compute_budget_hours", "total_budget_hours", "budget_h")
-
-
-def decode_number(x: Any) -> float | None:
-    """Decode a number written by :func:`hpprune.types.jsonable` (None stays None)."""
-    if x is None:
-        return None
-    if isinstance(x, str):
-        table = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-        if x in table:
-            return table[x]
-        raise LogFormatError(f"expected a number, got {x!r}")
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise LogFormatError(f"expected a number, got {x!r}")
-    return float(x)
-
-
-@dataclass
-class TrialFacts:
-    """What the log says about one trial.
-
-    Attributes:
-        trial_id: The trial's id.
-        index: Order of first appearance in the log (0-based).
-        params: Hyperparameters from its ``trial`` record, if any.
-        steps: Every step reported in order (increasing), in log order.
-        values: The reported values on the user's scale (NaN for None/NaN).
-        elapsed: Compute seconds at each report (None where not given).
-        events: Every decision other than CONTINUE, plus every ``decision``
-            record, in log order.
-        state: Final fate, one of :data:`FATES`.
-        final_value: Value given at completion (user scale), if completed.
-        stop: The STOP decision, if stopped.
-        fail_reason: The reason of a ``fail`` record.
-        n_pauses: Number of PAUSE decisions.
-        n_resumes: Number of RESUME decisions.
-        late: ``(step, value)`` of reports that arrived after a higher step
-            (records with ``"late": true``), in log order. They are kept out of
-            ``steps``/``values`` (the curve) but count as reports.
-    """
-
-    trial_id: str
-    index: int
-    params: dict[str, Any] = field(default_factory=dict)
-    steps: list[int] = field(default_factory=list)
-    values: list[float] = field(default_factory=list)
-    elapsed: list[float | None] = field(default_factory=list)
-    events: list[Decision] = field(default_factory=list)
-    state: str = "running"
-    final_value: float | None = None
-    stop: Decision | None = None
-    fail_reason: str | None = None
-    n_pauses: int = 0
-    n_resumes: int = 0
-    late: list[tuple[int, float]] = field(default_factory=list)
-
-    @property
-    def n_reports(self) -> int:
-        """Values reported, in order or late (each one an evaluation that ran)."""
-        return len(self.steps) + len(self.late)
-
-    @property
-    def last_step(self) -> int:
-        """Last reported step (-1 before any report)."""
-        return self.steps[-1] if self.steps else -1
-
-    @property
-    def compute_s(self) -> float | None:
-        """Latest elapsed seconds reported, or None without timing data."""
-        for e in reversed(self.elapsed):
-            if e is not None:
-                return e
-        return None
-
-    def best_value(self, direction: Direction) -> float | None:
-        """Best finite reported value on the user's scale, or None."""
-        finite = [v for v in self.values if math.isfinite(v)]
-        if not finite:
-            return None
-        return min(finite) if direction is Direction.MINIMIZE else max(finite)
-
-    def last_finite_value(self) -> float | None:
-        """Latest finite reported value, or None."""
-        for v in reversed(self.values):
-            if math.isfinite(v):
-                return v
-        return None
-
-    def elapsed_at(self, step: int) -> float | None:
-        """Elapsed seconds at the report of ``step`` (or the latest before it), if known."""
-        out: float | None = None
-        for s, e in zip(self.steps, self.elapsed, strict=True):
-            if s > step:
-                break
-            if e is not None:
-                out = e
-        return out
-
-
-@dataclass
-class LogFacts:
-    """The fold of a whole log.
-
-    Attributes:
-        header: The ``study`` record.
-        direction: The study's direction.
-        trials: Trials by id, in order of first appearance.
-        n_reports: Number of ``report`` records.
-        compute: Cumulative compute after each report, in log order (seconds when
-            the log has timing data, else steps).
-        compute_unit: ``"s"`` or ``"steps"``.
-        budget_s: Compute budget in seconds, when the log names one.
-        n_records: Records folded (header included).
-    """
-
-    header: dict[str, Any]
-    direction: Direction
-    trials: dict[str, TrialFacts]
-    n_reports: int
-    compute: list[float]
-    compute_unit: str
-    budget_s: float | None
-    n_records: int
-
-    @property
-    def study_name(self) -> str | None:
-        """The study name recorded in the header."""
-        name = self.header.get("study")
-        return None if name is None else str(name)
-
-    @property
-    def policy(self) -> Mapping[str, Any]:
-        """The recorded policy object (``{"type": ..., "params": ...}``)."""
-        pol = self.header.get("policy")
-        return pol if isinstance(pol, Mapping) else {}
-
-    def counts(self) -> dict[str, int]:
-        """Number of trials per fate (every fate present, zeros included)."""
-        c = Counter(t.state for t in self.trials.values())
-        return {f: c.get(f, 0) for f in FATES}
-
-    def reason_counts(self) -> dict[str, int]:
-        """Count of every non-CONTINUE decision, keyed ``"action:reason"``."""
-        c: Counter[str] = Counter()
-        for t in self.trials.values():
-            for d in t.events:
-                c[f"{d.action.value}:{d.reason}"] += 1
-        return dict(c.most_common())
-
-    def best_trial(self) -> TrialFacts | None:
-        """The completed trial with the best finite final value (first one on ties)."""
-        best: TrialFacts | None = None
-        for t in self.trials.values():
-            if t.state != "completed" or t.final_value is None:
-                continue
-            if not math.isfinite(t.final_value):
-                continue
-            if best is None or self.direction.to_score(t.final_value) < self.direction.to_score(
-                best.final_value  # type: ignore[arg-type]
-            ):
-                best = t
-        return best
-
-    def full_run_steps(self) -> int | None:
-        """Steps reported by the longest completed trial (a no-pruning run), or None."""
-        done = [t.n_reports for t in self.trials.values() if t.state == "completed" and t.steps]
-        return max(done) if done else None
-
-    def total_compute(self) -> float:
-        """Compute spent by all trials (seconds, or steps without timing data)."""
-        return self.compute[-1] if self.compute else 0.0
-
-
-def load_records(log: RecordsArg) -> list[dict[str, Any]]:
-    """Read a log file (or copy an iterable of records) into a list.
-
-    Args:
-        log: A JSON Lines log path, or records.
-
-    Returns:
-        The records, header first.
-
-    Raises:
-        FileNotFoundError: If the path does not exist.
-        LogFormatError: If a record comes from a newer schema.
-    """
-    if isinstance(log, (str, os.PathLike)):
-        return list(read_log(Path(log)))
-    return [dict(r) for r in log]
-
-
-def find_budget_s(header: Mapping[str, Any]) -> float | None:
-    """Look for a compute budget (in seconds) in a log header.
-
-    Checks the header itself and then the recorded policy's parameters (nested
-    policies included) for ``budget_s``/``compute_budget_s``/``total_budget_s``/
-    ``budget_seconds``, or ``budget_hours``-style keys (converted to seconds).
-
-    Args:
-        header: The ``study`` record.
-
-    Returns:
-        The budget in seconds, or None when none is named (or it is not a
-        positive finite number).
-    """
-
-    def search(obj: Any, depth: int) -> float | None:
-        if depth > 8:
-            return None
-        if isinstance(obj, Mapping):
-            for keys, scale in ((_BUDGET_SECONDS_KEYS, 1.0), (_BUDGET_HOURS_KEYS, 3600.0)):
-                for k in keys:
-                    v = obj.get(k)
-                    if (
-                        isinstance(v, (int, float))
-                        and not isinstance(v, bool)
-                        and math.isfinite(v)
-                        and v > 0
-                    ):
-                        return float(v) * scale
-            for v in obj.values():
-                found = search(v, depth + 1)
-                if found is not None:
-                    return found
-        elif isinstance(obj, list):
-            for v in obj:
-                found = search(v, depth + 1)
-                if found is not None:
-                    return found
-        return None
-
-    direct = search({k: v for k, v in header.items() if k != "policy"}, 7)
-    return direct if direct is not None else search(header.get("policy"), 0)
-
-
-def fold_log(log: RecordsArg) -> LogFacts:
-    """Fold a log into :class:`LogFacts` (one pass, no policy is run).
-
-    Args:
-        log: A JSON Lines log path, or its records (header first).
-
-    Returns:
-        The facts.
-
-    Raises:
-        FileNotFoundError: If the path does not exist.
-        LogFormatError: If the log has no ``study`` header or a record is malformed.
-
-    Non-finite reported values are kept as NaN/±inf in ``values``.
-    """
-    records = read_log(Path(log)) if isinstance(log, (str, os.PathLike)) else iter(log)
-    header_rec = next(records, None)
-    if header_rec is None or header_rec.get("kind") != "study":
-        raise LogFormatError("the log does not start with a study record")
-    header = dict(header_rec)
-    direction = Direction.parse(header.get("direction", "minimize"))
-    trials: dict[str, TrialFacts] = {}
-    compute_s: list[float] = []
-    compute_steps: list[float] = []
-    spent_s = 0.0
-    spent_steps = 0.0
-    any_elapsed = False
-    budget_from_evidence: float | None = None
-    n_reports = 0
-    n_records = 1
-    last_elapsed: dict[str, float] = {}
-
-    def get(tid: str) -> TrialFacts:
-        t = trials.get(tid)
-        if t is None:
-            t = trials[tid] = TrialFacts(tid, len(trials))
-        return t
-
-    def apply(t: TrialFacts, d: Decision) -> None:
-        nonlocal budget_from_evidence
-        if d.action is Action.CONTINUE or t.state == "stopped":
-            return  # a STOP is sticky: later answers are not new events
-        t.events.append(d)
-        if d.action is Action.STOP:
-            t.state = "stopped"
-            t.stop = d
-        elif d.action is Action.PAUSE:
-            t.state = "paused"
-            t.n_pauses += 1
-        elif d.action is Action.RESUME:
-            t.state = "running"
-            t.n_resumes += 1
-        if d.reason == Reason.BUDGET_EXHAUSTED and budget_from_evidence is None:
-            found = find_budget_s(dict(d.evidence))
-            budget_from_evidence = found
-
-    for record in records:
-        n_records += 1
-        kind = record.get("kind")
-        try:
-            if kind == "study":
-                continue
-            tid = record["trial"]
-            t = trials.get(tid) if type(tid) is str else None
-            if t is None:
-                tid = str(tid)
-                t = get(tid)
-            if kind == "trial":
-                t.params = dict(record.get("params") or {})
-            elif kind == "report":
-                n_reports += 1
-                step = int(record["step"])
-                raw_v = record.get("value")
-                value = raw_v if type(raw_v) is float else decode_number(raw_v)
-                raw_e = record.get("elapsed")
-                elapsed = raw_e if type(raw_e) is float else decode_number(raw_e)
-                if t.state == "paused" or t.state == "stale":
-                    t.state = "running"
-                if record.get("late"):
-                    # A step below the trial's last one: an evaluation that ran, not a
-                    # point of the curve; compute counted in steps stays at the highest step.
-                    t.late.append((step, math.nan if value is None else value))
-                else:
-                    prev_step = t.steps[-1] if t.steps else -1
-                    t.steps.append(step)
-                    t.values.append(math.nan if value is None else value)
-                    t.elapsed.append(elapsed)
-                    if step > prev_step:
-                        spent_steps += step - prev_step
-                if elapsed is not None:
-                    any_elapsed = True
-                    prev_e = last_elapsed.get(tid, 0.0)
-                    if elapsed > prev_e:
-                        spent_s += elapsed - prev_e
-                    last_elapsed[tid] = elapsed
-                compute_s.append(spent_s)
-                compute_steps.append(spent_steps)
-                dec = record["decision"]
-                if dec.get("action") != "continue":
-                    apply(t, Decision.from_dict(dec))
-            elif kind == "decision":
-                apply(t, Decision.from_dict(record["decision"]))
-            elif kind == "complete":
-                t.state = "completed"
-                value = decode_number(record.get("value"))
-                t.final_value = t.last_finite_value() if value is None else value
-            elif kind == "fail":
-                t.state = "failed"
-                t.fail_reason = str(record.get("reason", "failed"))
-            elif kind == "stale":
-                if t.state == "running":
-                    t.state = "stale"
-            else:
-                raise LogFormatError(f"unknown record kind {kind!r}")
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, LogFormatError):
-                raise
-            raise LogFormatError(f"malformed {kind!r} record #{n_records}: {exc}") from None
-    budget = find_budget_s(header)
-    return LogFacts(
-        header=header,
-        direction=direction,
-        trials=trials,
-        n_reports=n_reports,
-        compute=compute_s if any_elapsed else compute_steps,
-        compute_unit="s" if any_elapsed else "steps",
-        budget_s=budget if budget is not None else budget_from_evidence,
-        n_records=n_records,
-    )
 
 
 # ------------------------------------------------------------------------ text
@@ -467,10 +102,46 @@ def _why_non_finite_ignored(ev: Mapping[str, Any], step: int) -> str:
 
 
 def _why_posterior(ev: Mapping[str, Any], step: int) -> str:
-    return (
-        f"the probability that it ends better than the incumbent was {fmt(ev['p_improve'])}, "
-        f"below {fmt(ev['alpha'])}"
+    text = (
+        f"the probability that it ends better than the incumbent {fmt(ev['incumbent'])} was "
+        f"{fmt(ev['p_improve'])}, below alpha {fmt(ev['alpha'])}"
     )
+    if "predicted_mean" in ev and "predicted_std" in ev:
+        peers = f" from {ev['n_peers']} peers" if "n_peers" in ev else ""
+        text += f"; predicted final {fmt(ev['predicted_mean'])} ± {fmt(ev['predicted_std'])}{peers}"
+    return text
+
+
+def _standing(ev: Mapping[str, Any]) -> str:
+    return (
+        f"at rung {ev['rung']} (step {ev['rung_resource']}) its value {fmt(ev['value'])} ranked "
+        f"{ev['rank']} of {ev['n_competitors']}; the best {ev['n_promoted']} go on "
+        f"(cutoff {fmt(ev['cutoff'])})"
+    )
+
+
+def _why_rung_cut(ev: Mapping[str, Any], step: int) -> str:
+    return _standing(ev)
+
+
+def _why_bootstrap(ev: Mapping[str, Any], step: int) -> str:
+    return f"{_standing(ev)}; fewer than {ev['bootstrap_count']} trials had reached the rung"
+
+
+def _why_rung_paused(ev: Mapping[str, Any], step: int) -> str:
+    return (
+        f"{_standing(ev)}. It keeps its checkpoint and is resumed when it ranks within the "
+        f"best {ev['n_promoted']} of its rung as more trials reach it"
+    )
+
+
+def _why_resumed(ev: Mapping[str, Any], step: int) -> str:
+    why = {
+        Reason.PROMOTED: "it now ranks among the trials promoted from its rung",
+        Reason.BELOW_FIRST_RUNG: "the first rung moved above the step where it was paused",
+    }.get(str(ev["why"]), str(ev["why"]))
+    rest = {k: v for k, v in ev.items() if k != "why"}
+    return why + (f"; {_evidence(rest)}" if rest else "")
 
 
 def _why_gain(ev: Mapping[str, Any], step: int) -> str:
@@ -486,6 +157,9 @@ _TEMPLATES: dict[str, Callable[[Mapping[str, Any], int], str]] = {
     Reason.NON_FINITE: _why_non_finite,
     Reason.NON_FINITE_IGNORED: _why_non_finite_ignored,
     Reason.POSTERIOR_LOW: _why_posterior,
+    Reason.HALVING_RUNG_CUT: _why_rung_cut,
+    Reason.HALVING_BOOTSTRAP: _why_bootstrap,
+    Reason.RUNG_PAUSED: _why_rung_paused,
     Reason.LOW_GAIN_PER_HOUR: _why_gain,
     Reason.EXTERNAL: _why_external,
 }
@@ -531,6 +205,8 @@ def describe_decision(decision: Decision) -> str:
     )
     ev = dict(decision.evidence)
     if decision.action is Action.RESUME:
+        if "why" in ev:
+            return f"{head}: {_why_resumed(ev, decision.step)}"
         return head + (f": {_evidence(ev)}" if ev else "")
     template = _TEMPLATES.get(decision.reason)
     if template is not None:
@@ -541,11 +217,6 @@ def describe_decision(decision: Decision) -> str:
     tail = f"; evidence: {_evidence(ev)}" if ev else ""
     phrase = _PHRASES.get(decision.reason)
     return f"{head}: {phrase}{tail}" if phrase is not None else head + tail
-
-
-def as_facts(log: RecordsArg | LogFacts) -> LogFacts:
-    """Return ``log`` if it is already folded, else :func:`fold_log` of it."""
-    return log if isinstance(log, LogFacts) else fold_log(log)
 
 
 def _compute_text(seconds: float | None, unit: str = "s") -> str:
@@ -652,53 +323,6 @@ def explain_trial(
     return "\n".join(lines)
 
 
-def trial_dict(log: RecordsArg | LogFacts, trial_id: object) -> dict[str, Any]:
-    """A JSON-ready account of one trial (what ``hpprune explain --json`` prints).
-
-    Args:
-        log: A log path, its records, or a :class:`LogFacts`.
-        trial_id: The trial (ints are turned into strings).
-
-    Returns:
-        Keys: trial, state, params, steps_run, first_step, last_step,
-        best_value, last_value, final_value, fail_reason, pauses, resumes,
-        compute_s, steps_saved (against the longest completed trial; None
-        when not stopped or no trial completed), decisions (every STOP,
-        PAUSE and RESUME with its evidence), text (the sentence for each).
-        Non-finite values are written as the strings ``"NaN"``, ``"Infinity"``.
-
-    Raises:
-        ValueError: If the trial is not in the log.
-    """
-    facts = as_facts(log)
-    tid = str(trial_id)
-    t = facts.trials.get(tid)
-    if t is None:
-        raise ValueError(f"trial {tid!r} is not in the log")
-    full = facts.full_run_steps()
-    saved = None
-    if t.state == "stopped" and full is not None:
-        saved = max(full - len(t.steps), 0)
-    return {
-        "trial": tid,
-        "state": t.state,
-        "params": jsonable(dict(t.params)),
-        "steps_run": len(t.steps),
-        "first_step": t.steps[0] if t.steps else None,
-        "last_step": t.last_step,
-        "best_value": jsonable(t.best_value(facts.direction)),
-        "last_value": jsonable(t.values[-1]) if t.values else None,
-        "final_value": jsonable(t.final_value),
-        "fail_reason": t.fail_reason,
-        "pauses": t.n_pauses,
-        "resumes": t.n_resumes,
-        "compute_s": t.compute_s,
-        "steps_saved": saved,
-        "decisions": [d.to_dict() for d in t.events],
-        "text": [describe_decision(d) for d in t.events],
-    }
-
-
 def policy_text(policy: Mapping[str, Any]) -> str:
     """The recorded policy as a SPEC (``median:n_startup_trials=5``) usable by ``replay``.
 
@@ -718,58 +342,6 @@ def policy_text(policy: Mapping[str, Any]) -> str:
     if getattr(pol, "is_external", False):
         return f"external ({pol.params().get('source', '?')}): decisions imported, no reasons"
     return to_spec(pol)
-
-
-def summary_dict(log: RecordsArg | LogFacts) -> dict[str, Any]:
-    """A JSON-ready summary of a log (what :func:`summarise` prints).
-
-    Args:
-        log: A log path, its records, or a :class:`LogFacts`.
-
-    Returns:
-        Keys: study, policy, direction, n_trials, n_reports, fates, reasons,
-        pauses, resumes, stop_steps (min/median/max), steps_run,
-        full_run_steps (steps of the longest completed trial, None without
-        one), best_trial, best_value, best_step, compute, compute_unit,
-        budget_s, budget_used.
-
-    Raises:
-        LogFormatError: If the log is malformed.
-    """
-    facts = as_facts(log)
-    best = facts.best_trial()
-    stop_steps = sorted(t.stop.step for t in facts.trials.values() if t.stop is not None)
-    total = facts.total_compute()
-    budget_used = None
-    if facts.budget_s is not None and facts.compute_unit == "s":
-        budget_used = total / facts.budget_s
-    return {
-        "study": facts.study_name,
-        "policy": dict(facts.policy),
-        "direction": facts.direction.value,
-        "n_trials": len(facts.trials),
-        "n_reports": facts.n_reports,
-        "fates": facts.counts(),
-        "reasons": facts.reason_counts(),
-        "pauses": sum(t.n_pauses for t in facts.trials.values()),
-        "resumes": sum(t.n_resumes for t in facts.trials.values()),
-        "stop_steps": {
-            "min": stop_steps[0],
-            "median": stop_steps[len(stop_steps) // 2],
-            "max": stop_steps[-1],
-        }
-        if stop_steps
-        else None,
-        "steps_run": sum(t.n_reports for t in facts.trials.values()),
-        "full_run_steps": facts.full_run_steps(),
-        "best_trial": best.trial_id if best else None,
-        "best_value": best.final_value if best else None,
-        "best_step": best.last_step if best else None,
-        "compute": total,
-        "compute_unit": facts.compute_unit,
-        "budget_s": facts.budget_s,
-        "budget_used": budget_used,
-    }
 
 
 def _reason_table(facts: LogFacts, action: Action) -> list[str]:
@@ -845,3 +417,22 @@ def summarise(log: RecordsArg | LogFacts) -> str:
             + (f"  ({params_text(best.params)})" if best.params else "")
         )
     return "\n".join(lines)
+
+
+def trial_dict(log: RecordsArg | LogFacts, trial_id: object) -> dict[str, Any]:
+    """:func:`~hpprune.audit.facts.trial_facts` plus ``text``: the sentence for each decision.
+
+    Args:
+        log: A log path, its records, or a :class:`LogFacts`.
+        trial_id: The trial.
+
+    Returns:
+        What ``hpprune explain --json`` prints for the trial.
+
+    Raises:
+        ValueError: If the trial is not in the log.
+    """
+    facts = as_facts(log)
+    out = trial_facts(facts, trial_id)
+    out["text"] = [describe_decision(d) for d in facts.trials[str(trial_id)].events]
+    return out

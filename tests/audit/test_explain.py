@@ -94,6 +94,83 @@ def test_fold_fates_follow_the_engine(log: Path) -> None:
             Decision(Action.STOP, "custom_code", "X", "a", 1),
             "trial a stopped at step 1 by X (custom_code)",
         ),
+        (
+            Decision(
+                Action.STOP,
+                Reason.POSTERIOR_LOW,
+                "BayesianPruner",
+                "a",
+                6,
+                {
+                    "predicted_mean": 0.81234567,
+                    "predicted_std": 0.0123456,
+                    "incumbent": 0.9712345,
+                    "p_improve": 0.0012345678,
+                    "alpha": 0.05,
+                    "n_peers": 7,
+                },
+            ),
+            "trial a stopped at step 6 by BayesianPruner (posterior_low): the probability that "
+            "it ends better than the incumbent 0.9712 was 0.001235, below alpha 0.05; predicted "
+            "final 0.8123 ± 0.01235 from 7 peers",
+        ),
+        (
+            Decision(
+                Action.STOP,
+                Reason.HALVING_RUNG_CUT,
+                "SuccessiveHalvingPruner",
+                "a",
+                3,
+                {
+                    "rung": 1,
+                    "rung_resource": 3,
+                    "value": 0.41,
+                    "cutoff": 0.3333333,
+                    "rank": 4,
+                    "n_competitors": 9,
+                    "n_promoted": 3,
+                },
+            ),
+            "trial a stopped at step 3 by SuccessiveHalvingPruner (halving_rung_cut): at rung 1 "
+            "(step 3) its value 0.41 ranked 4 of 9; the best 3 go on (cutoff 0.3333)",
+        ),
+        (
+            Decision(
+                Action.PAUSE,
+                Reason.RUNG_PAUSED,
+                "FreezeThawPruner",
+                "a",
+                3,
+                {
+                    "rung": 0,
+                    "rung_resource": 1,
+                    "value": 0.41,
+                    "cutoff": 0.3,
+                    "rank": 5,
+                    "n_competitors": 6,
+                    "n_promoted": 2,
+                },
+            ),
+            "trial a paused at step 3 by FreezeThawPruner (rung_paused): at rung 0 (step 1) its "
+            "value 0.41 ranked 5 of 6; the best 2 go on (cutoff 0.3). It keeps its checkpoint "
+            "and is resumed when it ranks within the best 2 of its rung as more trials reach it",
+        ),
+        (
+            Decision(
+                Action.RESUME,
+                Reason.RESUMED,
+                "FreezeThawPruner",
+                "a",
+                3,
+                {"why": "promoted", "rung": 1, "rung_resource": 3},
+            ),
+            "trial a resumed at step 3 by FreezeThawPruner (resumed): it now ranks among the "
+            "trials promoted from its rung; rung=1, rung_resource=3",
+        ),
+        (  # an unknown reason code is rendered from its evidence, rounded
+            Decision(Action.PAUSE, "new_code", "Lead", "a", 2, {"score": 0.123456789, "k": 3}),
+            "trial a paused at step 2 by Lead (new_code); evidence: score=0.1235, k=3",
+        ),
     ],
 )
 def test_describe_decision(decision: Decision, expected: str) -> None:
