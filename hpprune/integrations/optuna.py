@@ -287,10 +287,12 @@ class OptunaPruner(BasePruner):
     def sync(self, study: Study, trial: FrozenTrial | None = None) -> None:
         """Record trials that finished in storage since the last call (no decision).
 
-        The pruner learns that a trial completed or was pruned when it is next
-        asked about another trial; call this at the end of a study (or pass it
-        as an Optuna callback: ``study.optimize(f, callbacks=[pruner.sync])``)
-        so that the audit log shows the last trials finished too.
+        An optimisation, not a requirement: the pruner also folds finished
+        trials when it next decides, when its state is read (``engine``,
+        ``last_decision``) and, with a log, when the study object is collected
+        or the interpreter exits. As an Optuna callback
+        (``study.optimize(f, callbacks=[pruner.sync])``) it writes each
+        trial's end as it happens, so the log is current during the study.
 
         Args:
             study: The study.
