@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from hpprune.audit.cli import add_output, emit, int_at_least
+from hpprune.audit.cli import add_log, add_output, emit, int_at_least, load_log, log_name
 from hpprune.audit.explain import (
     LogFacts,
     explain_trial,
@@ -38,6 +38,7 @@ from hpprune.audit.explain import (
     trial_dict,
 )
 from hpprune.audit.log import LogFormatError, read_log
+from hpprune.audit.sinks import is_url
 
 __all__ = ["build_parser", "main"]
 
@@ -49,6 +50,7 @@ DISPATCH: dict[str, tuple[str, bool]] = {
     "backtest": ("hpprune.audit.cli", True),
     "report": ("hpprune.audit.cli", True),
     "import": ("hpprune.audit.cli", True),
+    "export": ("hpprune.audit.cli", True),
 }
 """command -> (module with ``main(argv)``, whether the command name is passed on)."""
 
@@ -58,6 +60,7 @@ _DISPATCH_HELP = {
     "backtest": "backtest policies on recorded curves (hpprune.audit)",
     "report": "write an HTML report of an audit log (hpprune.audit)",
     "import": "import curves from another tool into an audit log (hpprune.audit)",
+    "export": "write a log (e.g. from a database) to a .jsonl file (hpprune.audit)",
 }
 
 
@@ -79,7 +82,24 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO, right: Sequence[bool]) ->
 
 
 # --------------------------------------------------------------------------- commands
-def _load(path: str) -> LogFacts:
+def _shown(log: str) -> str:
+    """A LOG argument as printed: a database URL without its password."""
+    return log_name(log) if is_url(log) else log
+
+
+def _load(path: str, study: str | None = None) -> LogFacts:
+    if is_url(path):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                folded = fold_log(load_log(path, study))
+            except LogFormatError as exc:
+                raise CliError(f"argument LOG: {exc}") from None
+            except (OSError, ValueError, ImportError) as exc:
+                raise CliError(f"argument LOG: {exc}") from None
+        for w in caught:
+            sys.stderr.write(f"{PROG}: warning: {w.message}\n")
+        return folded
     p = Path(path)
     if not p.exists():
         raise CliError(f"argument LOG: file not found: {path}")
@@ -212,13 +232,13 @@ def _emit(text: str, args: argparse.Namespace, out: TextIO) -> None:
 
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
     """``hpprune explain LOG [--trial ID] [--json] [-o FILE]``."""
-    log = _load(args.log)
+    log = _load(args.log, args.study)
     if args.trial is not None:
         if args.trial not in log.trials:
             try:
                 explain_trial(log, args.trial, brief=True)
             except ValueError as exc:
-                raise CliError(f"argument --trial: {exc} in {args.log}") from None
+                raise CliError(f"argument --trial: {exc} in {_shown(args.log)}") from None
         if args.json:
             _emit(_json(trial_dict(log, args.trial)), args, out)
         else:
@@ -229,14 +249,14 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
         _emit(_json([trial_dict(log, t.trial_id) for t in chosen]), args, out)
         return 0
     if not chosen:
-        text = f"no trial in {args.log} was stopped or paused ({len(log.trials)} trials)"
+        text = f"no trial in {_shown(args.log)} was stopped or paused ({len(log.trials)} trials)"
         _emit(text, args, out)
         return 0
     parts = [explain_trial(log, t.trial_id, brief=True, params=False) for t in chosen]
     n_stop = sum(1 for t in chosen if t.state == "stopped")
     parts.append(
         f"\n{n_stop} of {len(log.trials)} trials stopped; "
-        f"`{PROG} explain {args.log} --trial ID` shows one trial with its parameters"
+        f"`{PROG} explain {_shown(args.log)} --trial ID` shows one trial with its parameters"
     )
     _emit("\n".join(parts), args, out)
     return 0
@@ -244,11 +264,11 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_summary(args: argparse.Namespace, out: TextIO) -> int:
     """``hpprune summary LOG [--json] [-o FILE]``."""
-    log = _load(args.log)
+    log = _load(args.log, args.study)
     if args.json:
-        _emit(_json({"log": args.log, **summary_dict(log)}), args, out)
+        _emit(_json({"log": _shown(args.log), **summary_dict(log)}), args, out)
     else:
-        _emit(f"log: {args.log}\n{summarise(log)}", args, out)
+        _emit(f"log: {_shown(args.log)}\n{summarise(log)}", args, out)
     return 0
 
 
@@ -292,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="For each stopped or paused trial (or the one given), say which rule "
         "decided, why, and with which numbers.",
     )
-    explain.add_argument("log", metavar="LOG", help="audit log (JSON Lines)")
+    add_log(explain)
     explain.add_argument("--trial", metavar="ID", help="explain only this trial")
     explain.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_output(explain)
@@ -304,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Count trials by fate and stop reason, compare the steps run with a "
         "no-pruning run, and show the best trial.",
     )
-    summary.add_argument("log", metavar="LOG", help="audit log (JSON Lines)")
+    add_log(summary)
     summary.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_output(summary)
     summary.set_defaults(func=cmd_summary)

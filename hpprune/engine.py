@@ -23,7 +23,7 @@ import numpy as np
 from hpprune import validate
 from hpprune.audit.log import read_log
 from hpprune.audit.records import LogFormatError
-from hpprune.audit.sinks import LogSink, SinkArg, open_sink
+from hpprune.audit.sinks import LogSink, SinkArg, is_url, open_sink
 from hpprune.curves import StudyView, TrialCurve
 from hpprune.pruners.base import (
     Policy,
@@ -65,11 +65,14 @@ class Engine:
         log: Path of a JSON Lines audit log, a
             :class:`~hpprune.audit.sinks.LogSink`, or None for no log. An empty
             or new log gets a ``study`` header; a log that already has one must
-            have been written for the same policy.
+            have been written for the same policy. A database URL
+            (``"postgresql+psycopg2://user@host/db"``, ``"sqlite:///s.db"``)
+            keeps the log in the table ``hpprune_events`` there, under
+            ``study_name`` (required then; see :mod:`hpprune.audit.dbsink`).
         non_finite: ``"stop"`` (default) stops a trial that reports NaN, ±inf
             or None with reason ``non_finite``; ``"ignore"`` lets it continue.
             Either way the value never enters any statistic.
-        study_name: Optional name stored in the log header.
+        study_name: Name stored in the log header (and the study of a database log).
 
     Raises:
         TypeError: If ``policy`` is not a Policy or ``log`` is not a path.
@@ -99,7 +102,7 @@ class Engine:
         self._warned_late: set[str] = set()
         self._log: LogSink | None = None
         if log is not None:
-            sink = open_sink(log)
+            sink = open_sink(log, study=study_name)
             with sink.locked() as records:
                 existing = next(records, None)
                 if existing is None:
@@ -635,7 +638,7 @@ class Engine:
             if gc_was_enabled:
                 gc.enable()
         if log is not None:
-            engine._log = open_sink(log)
+            engine._log = open_sink(log, study=header.get("study"))
         return engine
 
     @classmethod
@@ -645,6 +648,7 @@ class Engine:
         policy: Policy | None = None,
         *,
         resume_logging: bool = True,
+        study: str | None = None,
     ) -> Engine:
         """Rebuild an engine's full state from its audit log.
 
@@ -652,9 +656,11 @@ class Engine:
         wrote the log. Torn lines are skipped with a warning.
 
         Args:
-            path: The JSON Lines log.
+            path: The JSON Lines log, or a database URL (see
+                :mod:`hpprune.audit.dbsink`).
             policy: Optional policy; must equal the recorded one.
             resume_logging: Keep appending to the same log.
+            study: The study of a database log (None: the only one there).
 
         Returns:
             The engine.
@@ -664,6 +670,9 @@ class Engine:
             LogFormatError: If the log is malformed or from a newer schema.
             ValueError: If ``policy`` differs from the recorded one.
         """
+        if is_url(path):
+            records = read_log(path, study=study)
+            return cls.from_records(records, policy, log=path if resume_logging else None)
         p = Path(path)
         return cls.from_records(read_log(p), policy, log=p if resume_logging else None)
 

@@ -2,14 +2,22 @@
 
 ::
 
-    hpprune replay LOG --policy SPEC [--json] [-o FILE]
-    hpprune backtest LOG [LOG ...] --policy SPEC [--policy SPEC ...] [--max-discard-rate R]
-    hpprune report LOG -o report.html [--budget-hours H]
+    hpprune replay LOG [--study NAME] --policy SPEC [--json] [-o FILE]
+    hpprune backtest LOG [LOG ...] [--study NAME] --policy SPEC [--policy SPEC ...]
+    hpprune report LOG [--study NAME] -o report.html [--budget-hours H]
     hpprune import optuna --storage URL [--study NAME] -o OUT
     hpprune import ray DIR --metric NAME --direction minimize|maximize -o OUT
+    hpprune import log LOG [--study NAME] -o OUT
+    hpprune export LOG [--study NAME] -o OUT
+
+``LOG`` is a JSON Lines file or a database URL (``sqlite:///study.db``,
+``postgresql+psycopg2://user@host/db``) holding the table ``hpprune_events``;
+``--study NAME`` picks the study there (optional when it holds one).
 
 ``OUT`` ending in ``.csv``/``.tsv`` (optionally ``.gz``) is written as a curves table,
-anything else as a JSON Lines audit log. Exit status: 0 on success, 1 when a
+a database URL as the study's log in that database (``--study`` or the log's
+own study name; refused when that study already has records there), anything
+else as a JSON Lines audit log. Exit status: 0 on success, 1 when a
 backtest exceeds ``--max-discard-rate``, 2 for a usage or input error (the
 message names the bad argument, file or value).
 """
@@ -26,7 +34,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from hpprune.audit.log import LogFormatError
+from hpprune.audit.log import LogFormatError, read_log
+from hpprune.audit.sinks import is_url
 
 __all__ = [
     "COMMANDS",
@@ -38,7 +47,7 @@ __all__ = [
     "write_text",
 ]
 
-COMMANDS = ("replay", "backtest", "report", "import")
+COMMANDS = ("replay", "backtest", "report", "import", "export")
 """Subcommands handled by :func:`main` (the ``hpprune`` dispatcher forwards these)."""
 
 
@@ -121,6 +130,55 @@ def add_output(
     )
 
 
+def add_log(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
+    """Add the positional ``LOG`` (a file or a database URL) and ``--study NAME``.
+
+    Args:
+        parser: The (sub)command parser.
+        many: Accept one or more logs (``args.logs``) instead of one (``args.log``).
+    """
+    what = "audit log: a JSON Lines file or a database URL (e.g. sqlite:///study.db)"
+    if many:
+        parser.add_argument("logs", nargs="+", metavar="LOG", help=what + "; several allowed")
+    else:
+        parser.add_argument("log", metavar="LOG", help=what)
+    parser.add_argument(
+        "--study",
+        metavar="NAME",
+        help="study of a database log (optional when the database holds one)",
+    )
+
+
+def load_log(log: str, study: str | None) -> str | list[dict[str, Any]]:
+    """A ``LOG`` argument as the audit functions take it: a file path, or a URL's records.
+
+    Args:
+        log: The argument: a file path or a database URL.
+        study: ``--study`` (used for a URL only).
+
+    Returns:
+        The path unchanged, or the study's records read from the database.
+
+    Raises:
+        FileNotFoundError: If the database has no log for the study.
+        ValueError: If ``study`` is None and the database holds several studies.
+        OSError: If the database cannot be read.
+        ImportError: If SQLAlchemy is not installed.
+    """
+    if not is_url(log):
+        return log
+    return list(read_log(log, study=study))
+
+
+def log_name(log: str) -> str:
+    """How a ``LOG`` argument is shown: a file's name, a URL without its password."""
+    if not is_url(log):
+        return Path(log).name
+    from hpprune.audit.dbsink import display_url
+
+    return display_url(log)
+
+
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` atomically (a temporary file in the same folder is renamed).
 
@@ -188,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-run a log's curves through another policy and print a what-if table",
         description="Re-run the recorded curves of a study through another policy.",
     )
-    p.add_argument("log", metavar="LOG", help="JSON Lines audit log")
+    add_log(p)
     p.add_argument(
         "--policy",
         metavar="SPEC",
@@ -207,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="replay several past studies; count how often each policy discards the best trial",
         description="Replay past studies through one or more policies before adopting one.",
     )
-    p.add_argument("logs", nargs="+", metavar="LOG", help="JSON Lines audit logs")
+    add_log(p, many=True)
     p.add_argument(
         "--policy",
         metavar="SPEC",
@@ -230,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a self-contained HTML report of a log",
         description="Write one self-contained HTML file (no network needed to open it).",
     )
-    p.add_argument("log", metavar="LOG", help="JSON Lines audit log")
+    add_log(p)
     add_output(p, required=True, help="HTML file to write")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--budget-s", type=_positive_float, help="compute budget in seconds")
@@ -246,7 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Import a past study as an hpprune log (.jsonl) or curves table (.csv).",
     )
     isub = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
-    for name in ("optuna", "ray"):
+    for name in ("optuna", "ray", "log"):
+        if name == "log":
+            q = isub.add_parser("log", help="copy an hpprune log (file or database) to OUT")
+            add_log(q)
+            _add_copy_options(q)
+            continue
         what = "an Optuna storage" if name == "optuna" else "a Ray Tune experiment directory"
         q = isub.add_parser(name, help=f"import from {what}")
         if name == "optuna":
@@ -262,17 +325,34 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument(
                 "--max-step", type=int, help="step reached by a trial that ran to the end"
             )
-        q.add_argument(
-            "-o", "--output", required=True, metavar="OUT", help=".jsonl log or .csv table"
-        )
-        q.add_argument("--format", choices=("log", "curves"), help="override the OUT suffix")
+        _add_copy_options(q)
         q.add_argument(
             "--recorded-policy",
             help="SPEC of the hpprune policy equivalent to the pruner that was used "
             "(recorded in the log header)",
         )
-        q.add_argument("--force", action="store_true", help="overwrite OUT")
+
+    p = sub.add_parser(
+        "export",
+        help="write a log (e.g. a study's log in a database) to a .jsonl file or .csv table",
+        description="Copy an audit log from a database (or a file) to a JSON Lines file, a "
+        "curves table, or another database.",
+    )
+    add_log(p)
+    _add_copy_options(p)
     return parser
+
+
+def _add_copy_options(q: argparse.ArgumentParser) -> None:
+    q.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help=".jsonl log, .csv table, or database URL",
+    )
+    q.add_argument("--format", choices=("log", "curves"), help="override the OUT suffix")
+    q.add_argument("--force", action="store_true", help="overwrite OUT (a file)")
 
 
 def _json_text(data: Any) -> str:
@@ -283,14 +363,20 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     if args.command == "replay":
         from hpprune.audit.replay import replay
 
-        res = replay(args.log, args.policy, non_finite=args.non_finite)
+        res = replay(
+            load_log(args.log, args.study),
+            args.policy,
+            non_finite=args.non_finite,
+            log_name=log_name(args.log),
+        )
         text = _json_text(res.to_dict()) if args.json else res.table(max_rows=args.rows)
         emit(text, args.output, out)
         return 0
     if args.command == "backtest":
         from hpprune.audit.replay import backtest
 
-        bt = backtest(args.logs, args.policy, non_finite=args.non_finite)
+        logs = [load_log(log, args.study) for log in args.logs]
+        bt = backtest(logs, args.policy, non_finite=args.non_finite)
         emit(_json_text(bt.to_dict()) if args.json else bt.table(), args.output, out)
         if args.max_discard_rate is not None:
             worst = [
@@ -314,14 +400,20 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             else (args.budget_hours * 3600.0 if args.budget_hours is not None else None)
         )
         path = write_report(
-            args.log, args.output, budget_s=budget, title=args.title, max_points=args.max_points
+            load_log(args.log, args.study),
+            args.output,
+            budget_s=budget,
+            title=args.title,
+            max_points=args.max_points,
         )
         out.write(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)\n")
         return 0
     if args.command == "import":
-        from hpprune.audit.importers import import_optuna, import_ray, write_output
+        from hpprune.audit.importers import import_optuna, import_ray
         from hpprune.audit.spec import load_policy
 
+        if args.source == "log":
+            return _copy_log(args, out)
         recorded = load_policy(args.recorded_policy) if args.recorded_policy else None
         if args.source == "optuna":
             records = import_optuna(args.storage, args.study, policy=recorded)
@@ -334,12 +426,36 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                 max_step=args.max_step,
                 policy=recorded,
             )
-        path, fmt = write_output(records, args.output, fmt=args.format, overwrite=args.force)
-        n_trials = len({r["trial"] for r in records if "trial" in r})
-        what = "curves table" if fmt == "curves" else "log"
-        out.write(f"wrote {what} {path}: {n_trials} trials, {len(records) - 1} records\n")
+        _write(records, args, out)
         return 0
+    if args.command == "export":
+        return _copy_log(args, out)
     raise ValueError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
+
+
+def _copy_log(args: argparse.Namespace, out: TextIO) -> int:
+    from hpprune.audit.explain import load_records
+
+    records = load_records(load_log(args.log, args.study))
+    _write(records, args, out, study=getattr(args, "study", None))
+    return 0
+
+
+def _write(
+    records: Sequence[dict[str, Any]],
+    args: argparse.Namespace,
+    out: TextIO,
+    *,
+    study: str | None = None,
+) -> None:
+    from hpprune.audit.importers import write_output
+
+    target, fmt = write_output(
+        records, args.output, fmt=args.format, overwrite=args.force, study=study
+    )
+    n_trials = len({r["trial"] for r in records if "trial" in r})
+    what = "curves table" if fmt == "curves" else "log"
+    out.write(f"wrote {what} {target}: {n_trials} trials, {len(records) - 1} records\n")
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

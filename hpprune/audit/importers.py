@@ -58,7 +58,7 @@ from typing import IO, Any, cast
 import numpy as np
 
 from hpprune.audit.explain import fold_log
-from hpprune.audit.sinks import FileSink
+from hpprune.audit.sinks import FileSink, is_url
 from hpprune.curves import StudyView, TrialCurve
 from hpprune.pruners.base import Policy, policy_hash
 from hpprune.types import SCHEMA_VERSION, Action, Decision, Direction, Reason, jsonable
@@ -660,23 +660,33 @@ def write_output(
     *,
     fmt: str | None = None,
     overwrite: bool = False,
-) -> tuple[Path, str]:
+    study: str | None = None,
+) -> tuple[Path | str, str]:
     """Write records as a log or a curves table, chosen by ``fmt`` or the file suffix.
 
     Args:
         records: Log records, header first.
         path: Destination; ``.csv``/``.tsv`` (optionally ``.gz``) means a curves
-            table, anything else a JSON Lines log.
+            table, a database URL the study's log in that database (see
+            :func:`hpprune.audit.dbsink.write_study`), anything else a JSON Lines log.
         fmt: ``"log"`` or ``"curves"`` to override the suffix.
-        overwrite: Replace an existing file.
+        overwrite: Replace an existing file (a database log is never replaced).
+        study: Study name for a database destination (default: the header's).
 
     Returns:
-        ``(path, format)``.
+        ``(path, format)``; for a database, the URL without its password.
 
     Raises:
-        ValueError: If ``fmt`` is unknown.
-        FileExistsError: If the file exists and ``overwrite`` is False.
+        ValueError: If ``fmt`` is unknown, or is ``"curves"`` for a database.
+        FileExistsError: If the file exists and ``overwrite`` is False, or the
+            study already has a log in the database.
     """
+    if is_url(path):
+        if fmt not in (None, "log"):
+            raise ValueError("a database holds logs, not curves tables; use a .csv OUT")
+        from hpprune.audit.dbsink import write_study
+
+        return write_study(records, str(path), study), "log"
     lower = os.fspath(path).lower()
     if fmt is None:
         fmt = "curves" if lower.endswith(CURVES_SUFFIXES) else "log"

@@ -11,21 +11,24 @@ from collections.abc import Iterator
 from typing import Any
 
 from hpprune.audit.records import LogFormatError, encode_record
-from hpprune.audit.sinks import FileSink, check_log_path
+from hpprune.audit.sinks import FileSink, check_log_path, is_url
 
 AuditLog = FileSink
 
 __all__ = ["AuditLog", "LogFormatError", "encode_record", "read_log"]
 
 
-def read_log(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """Yield the records of a log file in order.
+def read_log(path: str | os.PathLike[str], *, study: str | None = None) -> Iterator[dict[str, Any]]:
+    """Yield the records of a log file (or of a study's log in a database) in order.
 
     A torn or malformed line (e.g. the last line after a crash) is skipped
     with a :class:`UserWarning`.
 
     Args:
-        path: The log file.
+        path: The log file, or a database URL (``sqlite:///study.db``,
+            ``postgresql+psycopg2://...``; see :mod:`hpprune.audit.dbsink`).
+        study: The study of a database log (None: the only one there);
+            ignored for a file.
 
     Yields:
         Each record as a dict.
@@ -34,7 +37,13 @@ def read_log(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
         FileNotFoundError: If the file does not exist.
         IsADirectoryError: If the path is a directory.
         LogFormatError: If a record was written by a newer schema version.
+        ValueError: If ``study`` is None and the database holds several studies.
     """
+    if is_url(path):
+        from hpprune.audit.dbsink import read_study
+
+        yield from read_study(str(path), study)
+        return
     p = check_log_path(path)
     if not p.exists():
         raise FileNotFoundError(f"no such log file: {p}")

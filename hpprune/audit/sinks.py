@@ -33,6 +33,7 @@ import abc
 import contextlib
 import fcntl
 import os
+import re
 import threading
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -41,9 +42,15 @@ from typing import Any
 
 from hpprune.audit.records import LogFormatError, decode_line, encode_record
 
-__all__ = ["FileSink", "LogSink", "MemorySink", "open_sink"]
+__all__ = ["FileSink", "LogSink", "MemorySink", "is_url", "open_sink"]
 
 _CHUNK = 1 << 22  # bytes read at a time
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def is_url(log: object) -> bool:
+    """True if ``log`` is a str that looks like a database URL (``scheme://...``)."""
+    return isinstance(log, str) and bool(_URL.match(log))
 
 
 class LogSink(abc.ABC):
@@ -162,6 +169,11 @@ class FileSink(LogSink):
     ) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"expected a file path for `log`, got {type(path).__name__}")
+        if is_url(path):
+            raise ValueError(
+                f"expected a file path for a FileSink, got the database URL {path!r}; pass it "
+                "as `log=` (with a study name) or use hpprune.audit.dbsink.DatabaseSink"
+            )
         if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
             raise ValueError(f"expected an int >= 1 for `buffer_size`, got {buffer_size!r}")
         self.path = check_log_path(path)
@@ -432,14 +444,39 @@ def normalise(record: Mapping[str, Any]) -> dict[str, Any]:
 SinkArg = str | os.PathLike[str] | LogSink
 
 
-def open_sink(log: SinkArg) -> LogSink:
-    """The sink for a ``log=`` argument: a path becomes a :class:`FileSink`.
+def open_sink(log: SinkArg, *, study: str | None = None) -> LogSink:
+    """The sink for a ``log=`` argument.
+
+    A :class:`LogSink` is used as given; a database URL (a str such as
+    ``"postgresql+psycopg2://user@host/db"`` or ``"sqlite:///study.db"``)
+    becomes a :class:`hpprune.audit.dbsink.DatabaseSink` for ``study``; any
+    other path a :class:`FileSink`.
+
+    Args:
+        log: The ``log=`` argument.
+        study: The study name (needed for a database URL).
 
     Raises:
-        TypeError: If ``log`` is neither a path nor a :class:`LogSink`.
+        TypeError: If ``log`` is neither a path, a URL nor a :class:`LogSink`.
+        ValueError: If ``log`` is a database URL and ``study`` is None.
+        ImportError: If ``log`` is a database URL and SQLAlchemy is not installed.
     """
     if isinstance(log, LogSink):
         return log
+    if is_url(log):
+        if study is None:
+            raise ValueError(
+                f"a database log ({str(log).split(':', 1)[0]}://...) holds many studies; "
+                "name this one with `study_name=`"
+            )
+        try:
+            from hpprune.audit.dbsink import DatabaseSink
+        except ImportError as exc:
+            raise ImportError(
+                f"a database log needs SQLAlchemy ({exc}); install it with: "
+                "pip install 'hpprune[optuna]'"
+            ) from None
+        return DatabaseSink(str(log), study)
     if isinstance(log, (str, os.PathLike)):
         return FileSink(log)
     raise TypeError(f"expected a file path or a LogSink for `log`, got {type(log).__name__}")

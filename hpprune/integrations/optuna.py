@@ -69,9 +69,15 @@ except ImportError as _exc:
 
 from hpprune import validate
 from hpprune.audit.records import LogFormatError
-from hpprune.audit.sinks import FileSink, LogSink
+from hpprune.audit.sinks import FileSink, LogSink, is_url, open_sink
 from hpprune.engine import NON_FINITE_MODES, Engine
-from hpprune.integrations.optuna_storage import FINISHED, Watcher, make_watcher
+from hpprune.integrations.optuna_storage import (
+    FINISHED,
+    STUDY_STORAGE,
+    Watcher,
+    make_watcher,
+    storage_url,
+)
 from hpprune.pruners.base import Policy, as_policy, policy_hash
 from hpprune.types import SCHEMA_VERSION, Action, Decision, Reason, TrialState, jsonable
 
@@ -81,6 +87,7 @@ __all__ = [
     "ATTR_RULE",
     "ATTR_STEP",
     "INGEST_RULE",
+    "STUDY_STORAGE",
     "OptunaPruner",
 ]
 
@@ -110,6 +117,12 @@ class OptunaPruner(BasePruner):
             same storage and the same log path, on a filesystem with working
             ``flock``) make exactly the decisions a single-process replay of
             the log gives; a restarted worker rebuilds its state from it.
+            A database URL (any SQLAlchemy URL, e.g.
+            ``"postgresql+psycopg2://user@host/db"``), or :data:`STUDY_STORAGE`
+            for the study's own RDB storage, keeps the log in the table
+            ``hpprune_events`` of that database under the study's name: workers
+            on different machines then share the log through the database,
+            which also sequences their decisions (:mod:`hpprune.audit.dbsink`).
         objective_index: Which objective to decide on in a multi-objective
             study (its direction and its final values are used; the reported
             intermediate values must be that objective's metric). Required
@@ -149,11 +162,12 @@ class OptunaPruner(BasePruner):
                 f"got {type(log).__name__}"
             )
         self._log_arg = log
+        self._log_url = log if is_url(log) else None  # the sink needs the study: made in _bind
         self._log_path = (
             Path(log.path)
             if isinstance(log, FileSink)
             else Path(log)
-            if isinstance(log, (str, os.PathLike))
+            if isinstance(log, (str, os.PathLike)) and self._log_url is None
             else None
         )
         self._objective_index = (
@@ -415,9 +429,14 @@ class OptunaPruner(BasePruner):
             )
         if self._watcher is None:
             self._watcher = make_watcher(study._storage)
+        if self._shared is None and isinstance(self._log_url, str):
+            url = self._log_url
+            if url == STUDY_STORAGE:
+                url = storage_url(study._storage)
+            self._shared = open_sink(url, study=name)
         if self._bound is None:
             self._bound = (study._storage, study._study_id)
-            if self._log_path is not None:
+            if self._log_path is not None or self._log_url is not None:
                 # Optuna calls a pruner only from should_prune: nothing tells it that the
                 # last trials finished. Fold them when the study is collected or at exit.
                 self._at_end = weakref.finalize(

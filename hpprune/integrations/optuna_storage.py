@@ -40,9 +40,11 @@ __all__ = [
     "Finished",
     "PublicWatcher",
     "RDBWatcher",
+    "STUDY_STORAGE",
     "Watcher",
     "make_watcher",
     "rdb_fast_path",
+    "storage_url",
 ]
 
 FINISHED = (OptunaState.COMPLETE, OptunaState.PRUNED, OptunaState.FAIL)
@@ -52,6 +54,8 @@ KNOWN_OPTUNA_MAJORS = frozenset({3, 4, 5})
 KNOWN_SCHEMA_VERSIONS = frozenset({12})
 """Values of ``optuna.storages._rdb.models.SCHEMA_VERSION`` the fast path knows."""
 _COLUMNS = ("trial_id", "number", "state", "study_id")
+STUDY_STORAGE = "optuna-storage://"
+"""``OptunaPruner(policy, log=STUDY_STORAGE)``: keep the audit log in the study's own database."""
 
 
 class Finished(NamedTuple):
@@ -295,3 +299,18 @@ def make_watcher(storage: BaseStorage) -> Watcher:
         stacklevel=2,
     )
     return PublicWatcher()
+
+
+def storage_url(storage: BaseStorage) -> str:
+    """The SQLAlchemy URL of an RDB storage (``_CachedStorage`` is looked through).
+
+    Raises:
+        ValueError: If the storage is not an RDB storage (in-memory, journal, ...).
+    """
+    backend = getattr(storage, "_backend", storage)
+    if isinstance(backend, RDBStorage):
+        return str(backend.url)
+    raise ValueError(
+        f"`log=STUDY_STORAGE` keeps the log in the study's database, but the study uses "
+        f"{type(backend).__name__}; pass a database URL or a file path as `log` instead"
+    )
