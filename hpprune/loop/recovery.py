@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from hpprune.audit.log import read_log
-from hpprune.audit.sinks import FileSink, check_log_path
+from hpprune.audit.sinks import FileSink, check_log_path, is_url
 from hpprune.curves import TrialCurve
 from hpprune.engine import Engine, LogArg
 from hpprune.pruners.base import Policy
@@ -60,21 +63,31 @@ def open_engine(
         IsADirectoryError: If ``log`` is a directory.
         ValueError: If the log was written for another direction or policy.
     """
-    path = None
-    if isinstance(log, FileSink):
-        path = log.path
-    elif isinstance(log, (str, os.PathLike)):
-        path = check_log_path(log)
-    if path is None or not path.exists() or path.stat().st_size == 0:
+    records: Iterable[dict[str, Any]] = ()
+    header: dict[str, Any] | None = None
+    where: object = log
+    if is_url(log):  # a study's log in a database (it may not exist yet)
+        from hpprune.audit.dbsink import display_url
+
+        where = display_url(str(log))
+        with contextlib.suppress(FileNotFoundError):
+            records = list(read_log(str(log), study=study_name)) if study_name else []
+        header = next(iter(records), None)
+    elif isinstance(log, (FileSink, str, os.PathLike)):
+        path = log.path if isinstance(log, FileSink) else check_log_path(log)
+        where = path
+        if path.exists() and path.stat().st_size > 0:
+            header = next(read_log(path), None) or {}  # garbage: from_records says why
+            records = read_log(path)  # streamed: a long log is folded without a copy
+    if header is None:
         engine = Engine(policy, direction, log, non_finite=non_finite, study_name=study_name)
         return Reopened(engine, 0, ())
-    header = next(read_log(path), None)
-    if header is not None and header.get("direction") not in (None, direction.value):
+    if header.get("direction") not in (None, direction.value):
         raise ValueError(
-            f"log {path} has direction {header.get('direction')!r}, not "
+            f"log {where} has direction {header.get('direction')!r}, not "
             f"{direction.value!r}; use another log file"
         )
-    engine = Engine.from_records(read_log(path), policy, log=log)
+    engine = Engine.from_records(records, policy, log=log)
     next_number = 0
     trials: list[tuple[int, TrialCurve, bool]] = []
     for curve in engine.study.trials():

@@ -243,3 +243,25 @@ def test_study_storage_puts_the_log_in_the_studys_database(tmp_path: Path) -> No
     trial.report(1.0, 0)
     assert trial.should_prune() is False
     assert [r["kind"] for r in read_study(url, "own")] == ["study", "report"]
+
+
+def test_search_loop_with_a_database_log_matches_the_file_log_and_resumes(tmp_path: Path) -> None:
+    from tests.test_loop import SPACE, make_objective, median
+
+    url = f"sqlite:///{tmp_path / 'loop.db'}"
+    traces = []
+    for log in (tmp_path / "loop.jsonl", url):
+        loop = hpprune.SearchLoop(
+            make_objective(), SPACE, median(), n_workers=1, log=log, seed=3, study_name="loop"
+        )
+        loop.run(n_trials=10)
+        loop.close()
+        records = list(hpprune.read_log(log, study="loop"))
+        traces.append([(r["kind"], r.get("trial"), r.get("decision")) for r in records[1:]])
+    assert traces[0] == traces[1]
+    again = hpprune.SearchLoop(
+        make_objective(), SPACE, median(), n_workers=1, log=url, seed=3, study_name="loop"
+    )
+    result = again.run(n_trials=4)  # continues the study the database holds
+    again.close()
+    assert [t.trial_id for t in result][-4:] == ["10", "11", "12", "13"]
