@@ -106,3 +106,61 @@ def test_no_change_no_detection() -> None:
 def test_bad_drift_detection_is_named(bad: object, error: type[Exception]) -> None:
     with pytest.raises(error, match="drift_detection"):
         BayesianPruner(drift_detection=bad)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------- warm start
+def _warm(offset: float, n: int = 20, seed: int = 3) -> list[list[object]]:
+    """Borrowed curves (canonical) like `_curve`'s, shifted by `offset`."""
+    rng = np.random.default_rng(seed)
+    out: list[list[object]] = []
+    for _ in range(n):
+        values = _curve(rng.uniform(0.2, 0.4) + offset, rng)
+        out.append([list(range(1, 13)), values, values[-1]])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("offset", "dropped"),
+    [(0.0, False), (50.0, True)],  # same task / a metric on another scale
+)
+def test_borrowed_curves_are_dropped_when_the_study_is_not_like_them(
+    offset: float, dropped: bool
+) -> None:
+    pruner = BayesianPruner(n_startup_trials=0, n_warmup_steps=3, warm_start=_warm(offset))
+    engine = _run(pruner, switch=False)
+    got = pruner.warm_start_dropped(engine.study)
+    assert (got is not None) is dropped
+    if got is not None:
+        assert got["n_own"] == 5  # found at the first trials it may look at
+        assert got["n_borrowed"] == 20
+        # every later decision with the model says so
+        engine.report("probe", 1, 0.9)
+        engine.report("probe", 3, 0.5)
+        d = engine.report("probe", 4, 0.5)
+        assert d.evidence["warm_start_dropped"] == got
+
+
+def test_dropped_borrowed_curves_no_longer_shape_predictions() -> None:
+    far = _warm(50.0)
+    kept = BayesianPruner(n_startup_trials=0, n_warmup_steps=3, warm_start=far, warm_check=None)
+    checked = BayesianPruner(n_startup_trials=0, n_warmup_steps=3, warm_start=far)
+    cold = BayesianPruner(n_startup_trials=0, n_warmup_steps=3)
+    engine = _run(cold, switch=False)
+    engine.report("probe", 1, 0.9)
+    engine.report("probe", 4, 0.5)
+    trial = engine.study.trial("probe")
+    p_cold = cold.predict(trial, engine.study)
+    p_checked = checked.predict(trial, engine.study)
+    p_kept = kept.predict(trial, engine.study)
+    assert p_cold is not None and p_checked is not None and p_kept is not None
+    assert (p_checked.mean, p_checked.std) == pytest.approx((p_cold.mean, p_cold.std))
+    assert p_kept.std > 10 * p_cold.std  # the far curves blow up the unchecked model
+
+
+def test_borrowed_mismatch_is_rank_based() -> None:
+    rng = np.random.default_rng(0)
+    borrowed = rng.normal(0, 1, 30)
+    same = rng.normal(0, 1, 40)
+    assert rc.borrowed_mismatch(borrowed, same, 0.01) is None
+    found = rc.borrowed_mismatch(borrowed, same * 0.01 + 100.0, 0.01)
+    assert found is not None and found[0] == rc.MIN_TRIALS

@@ -280,3 +280,63 @@ def score_shift(seq: FloatArray, level: float) -> Change | None:
         return None
     k, stat, p_value = found
     return Change(int(seq[k + 1, 0]), "scores", stat, p_value)
+
+
+# ------------------------------------------------------------ warm start
+MAX_WARM_CHECK = 100
+"""The borrowed-curves check looks at the study's first this many trials."""
+
+
+def borrowed_mismatch(
+    borrowed: FloatArray, own: FloatArray, level: float
+) -> tuple[int, float] | None:
+    """Do the study's own trials come from another distribution than the borrowed curves?
+
+    Two-sided Mann-Whitney test (normal approximation with tie correction)
+    between the borrowed curves' scores at one step and the study's own
+    trials' scores at that step, on every prefix of the own trials (in the
+    order they were first seen) of :data:`MIN_TRIALS` to
+    :data:`MAX_WARM_CHECK` trials, so a mismatch once found stays found.
+    Rank-based: any metric scale works, and a different scale (a fraction
+    against a percentage, another task family) is found after a few trials.
+
+    Args:
+        borrowed: Scores of the warm-start curves at the step.
+        own: Scores of this study's trials at the step, in the order first seen.
+        level: Significance level.
+
+    Returns:
+        ``(n_own, p_value)`` at the first significant prefix, or None.
+    """
+    m = borrowed.size
+    if m < MIN_TRIALS:
+        return None
+    for n in range(MIN_TRIALS, min(own.size, MAX_WARM_CHECK) + 1):
+        pooled = np.concatenate([borrowed, own[:n]])
+        ranks = _midranks(pooled)
+        u = float(ranks[m:].sum()) - n * (n + 1) / 2.0
+        _, counts = np.unique(pooled, return_counts=True)
+        total = m + n
+        ties = float((counts**3 - counts).sum()) / (total * (total - 1))
+        var = m * n / 12.0 * ((total + 1) - ties)
+        if not var > 0:
+            continue
+        z = (u - m * n / 2.0) / math.sqrt(var)
+        p_value = float(2.0 * special.ndtr(-abs(z)))
+        if p_value < level:
+            return n, p_value
+    return None
+
+
+def _midranks(x: FloatArray) -> FloatArray:
+    order = np.argsort(x, kind="mergesort")
+    sx = x[order]
+    ranks = np.empty(x.size)
+    i = 0
+    while i < x.size:
+        j = i
+        while j + 1 < x.size and sx[j + 1] == sx[i]:
+            j += 1
+        ranks[order[i : j + 1]] = 0.5 * (i + j) + 1.0
+        i = j + 1
+    return ranks

@@ -148,11 +148,13 @@ class _State:
             from (None: every trial, warm start included); set when drift was detected.
         recal: The recalibration map.
         changes: Detected change points, oldest first, as evidence dicts.
+        warm_dropped: Why the warm-start curves were dropped (None: they are used).
     """
 
     start: int | None = None
     recal: rc.Recalibration = rc.IDENTITY
     changes: tuple[dict[str, Any], ...] = ()
+    warm_dropped: dict[str, Any] | None = None
 
 
 class _Memo:
@@ -238,6 +240,11 @@ class BayesianPruner(Policy):
             incumbent are re-estimated from the trials completed since the
             change, and every decision's evidence says so (``drift``). None
             (default): no detection.
+        warm_check: Level of the test that drops the warm-start curves when
+            this study's trials are not like them: a two-sided Mann-Whitney
+            test between the borrowed curves' scores and this study's trials'
+            scores at the first decision step, on the study's first 5 to 100
+            trials (stopped ones included); None keeps them whatever happens.
 
     Raises:
         TypeError: If a parameter has the wrong type.
@@ -263,6 +270,7 @@ class BayesianPruner(Policy):
         pareto: Mapping[str, str] | None = None,
         recalibrate: bool = True,
         drift_detection: float | None = None,
+        warm_check: float | None = 0.01,
     ) -> None:
         self.alpha = validate.float_param(
             alpha, "alpha", 0.0, 1.0, low_inclusive=False, high_inclusive=False
@@ -282,6 +290,11 @@ class BayesianPruner(Policy):
         self.warm_start = _check_warm(warm_start)
         self.pareto = _check_pareto(pareto)
         self.recalibrate = _check_bool(recalibrate, "recalibrate")
+        self.warm_check = (
+            None
+            if warm_check is None
+            else validate.float_param(warm_check, "warm_check", 0.0, 0.5, low_inclusive=False)
+        )
         self.drift_detection = (
             None
             if drift_detection is None
@@ -309,6 +322,7 @@ class BayesianPruner(Policy):
             "pareto": dict(self.pareto) if self.pareto else None,
             "recalibrate": self.recalibrate,
             "drift_detection": self.drift_detection,
+            "warm_check": self.warm_check,
         }
 
     @classmethod
@@ -512,12 +526,18 @@ class BayesianPruner(Policy):
         """Drift re-estimation and recalibration for the current trials (memoised)."""
         n_done = study.n_completed
         level = self.drift_detection
-        n_seen = len(study.sorted_scores(self._drift_step(), "all")) if level is not None else 0
+        check = self.warm_check is not None and bool(self._warm_cols)
+        n_seen = 0
+        if level is not None or check:
+            n_seen = len(study.sorted_scores(self._drift_step(), "all"))
         if memo.state[0] == (n_done, n_seen):
             return memo.state[1]
         self._sync(memo, study)
         start: int | None = None
         changes: list[dict[str, Any]] = []
+        dropped = self._warm_mismatch(memo, study) if check else None
+        if dropped is not None:
+            start = 0  # this study's trials only
         if level is not None:
             for _ in range(rc.MAX_CHANGES):
                 change = self._find_change(memo, study, start, level)
@@ -535,9 +555,37 @@ class BayesianPruner(Policy):
                 w = self._weights(orders, n_done) / counts[index]
                 n_trials = int(np.unique(orders[w > 0]).size)
                 recal = rc.fit_recalibration(rec[:, 2], rec[:, 3], w, n_trials)
-        state = _State(start, recal, tuple(changes))
+        state = _State(start, recal, tuple(changes), dropped)
         memo.state = ((n_done, n_seen), state)
         return state
+
+    def _own_scores(self, memo: _Memo, study: StudyView, lo: int) -> list[tuple[int, float]]:
+        """``(position, score at the drift step)`` of this study's trials from position ``lo``."""
+        step = self._drift_step()
+        seq = []
+        for curve in study.trials():
+            pos = memo.pos[curve.trial_id]
+            score = curve.score_at(step) if pos >= lo else None
+            if score is not None and curve.state is not TrialState.STALE:
+                seq.append((pos, score))
+        return seq
+
+    def _warm_mismatch(self, memo: _Memo, study: StudyView) -> dict[str, Any] | None:
+        """Evidence for dropping the warm-start curves, or None to keep them."""
+        warm = self._warm_cols.get(self._drift_step())
+        if warm is None or self.warm_check is None:
+            return None
+        borrowed = warm[0][1]  # the warm curves' scores at the step
+        own = np.array([x for _, x in self._own_scores(memo, study, 0)], dtype=float)
+        found = rc.borrowed_mismatch(borrowed, own, self.warm_check)
+        if found is None:
+            return None
+        return {
+            "step": self._drift_step(),
+            "n_borrowed": int(borrowed.size),
+            "n_own": found[0],
+            "p_value": found[1],
+        }
 
     def _find_change(
         self, memo: _Memo, study: StudyView, start: int | None, level: float
@@ -553,14 +601,7 @@ class BayesianPruner(Policy):
 
         Each test runs at ``level / 2`` (Bonferroni).
         """
-        step = self._drift_step()
-        lo = -1 if start is None else start
-        seq = []
-        for curve in study.trials():
-            pos = memo.pos[curve.trial_id]
-            score = curve.score_at(step) if pos >= lo else None
-            if score is not None and curve.state is not TrialState.STALE:
-                seq.append((pos, score))
+        seq = self._own_scores(memo, study, -1 if start is None else start)
         found: list[tuple[rc.Change, int]] = []
         shift = rc.score_shift(np.array(seq, dtype=float).reshape(-1, 2), level / 2)
         if shift is not None:
@@ -688,6 +729,20 @@ class BayesianPruner(Policy):
         with self._lock:
             return self._state(self._memo(study), study).recal
 
+    def warm_start_dropped(self, study: StudyView) -> dict[str, Any] | None:
+        """Why the warm-start curves are no longer used on this study (None: still used).
+
+        Args:
+            study: The study view.
+
+        Returns:
+            ``{"step", "n_borrowed", "n_own", "p_value"}`` of the mismatch test
+            (see ``warm_check``), also in every decision's evidence
+            (``warm_start_dropped``), or None.
+        """
+        with self._lock:
+            return self._state(self._memo(study), study).warm_dropped
+
     def detected_changes(self, study: StudyView) -> tuple[dict[str, Any], ...]:
         """Change points found in the predictive's residuals (empty without ``drift_detection``).
 
@@ -728,7 +783,9 @@ class BayesianPruner(Policy):
         with self._lock:
             memo = self._memo(study)
             state = self._state(memo, study)
-            drift = {"drift": state.changes[-1]} if state.changes else {}
+            drift: dict[str, Any] = {"drift": state.changes[-1]} if state.changes else {}
+            if state.warm_dropped is not None:
+                drift["warm_start_dropped"] = state.warm_dropped
             inc = self._incumbent(memo, trial, study, state.start)
             if math.isnan(inc):  # Pareto mode, the trial's extra objectives are unknown
                 return cont(self.name, Reason.OK, pareto="objectives missing from params")

@@ -54,6 +54,27 @@ def test_drift_small_run(tmp_path: Path) -> None:
     assert (out / "regret_after_shift.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@needs_lcbench
+def test_transfer_small_run(tmp_path: Path) -> None:
+    out = tmp_path / "transfer"
+    args = ["transfer", "--tasks", "189906>189905", "168329>3945", *QUICK, "-o", str(out)]
+    assert main(args) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert set(doc["methods"]) == {
+        "hpprune.conservative@w1",
+        "hpprune.conservative_warm@w1",
+        "none@w1",
+    }
+    warm = doc["methods"]["hpprune.conservative_warm@w1"]
+    assert set(warm["per_task"]) == {"189906>189905", "168329>3945"}
+    for row in warm["per_task"].values():
+        assert set(row["regret_at"]) == {"0.1", "0.25", "0.5", "1.0"}
+    assert warm["warm_start"]["168329>3945"]["kind"] == "unrelated"
+    assert warm["warm_start"]["168329>3945"]["runs_dropped"] == 1  # the scales differ
+    assert warm["warm_start"]["189906>189905"]["borrowed_curves_median"] >= 1
+    assert (out / "transfer.png").read_bytes()[:4] == b"\x89PNG"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -63,6 +84,8 @@ def test_drift_small_run(tmp_path: Path) -> None:
         (["calibration", "--tasks", "nope", "-o", "{out}"], "unknown task"),
         (["drift", "--tasks", "nope>189906", "-o", "{out}"], "unknown LCBench task"),
         (["drift", "--seeds", "0", "-o", "{out}"], "--seeds"),
+        (["transfer", "--tasks", "189906", "-o", "{out}"], "SOURCE>TARGET"),
+        (["transfer", "--tasks", "189906>nope", "-o", "{out}"], "unknown task"),
     ],
 )
 def test_bad_options_exit_2_naming_them(
@@ -73,7 +96,7 @@ def test_bad_options_exit_2_naming_them(
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["calibration", "drift"])
+@pytest.mark.parametrize("name", ["calibration", "drift", "transfer"])
 def test_output_is_required(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main([name])
