@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -17,7 +18,7 @@ import pytest
 
 import hpprune
 from hpprune.audit.cli import main
-from hpprune.audit.explain import FATES, fold_log, load_records
+from hpprune.audit.explain import FATES, fmt, fold_log, load_records
 from hpprune.audit.report import build_report, write_report
 from tests.audit.logs import make_log
 
@@ -67,7 +68,12 @@ def test_report_is_self_contained_and_matches_the_log(tmp_path: Path) -> None:
         if tf.stop is not None:
             assert t["stop_step"][i] == tf.stop.step
             assert data["reasons"][t["reason"][i]] == tf.stop.reason
-            assert json.loads(t["evidence"][i]) == hpprune.types.jsonable(dict(tf.stop.evidence))
+            # Evidence is shown as key/value pairs rounded for reading (4 significant digits).
+            assert t["evidence"][i] == [[k, fmt(v)] for k, v in tf.stop.evidence.items()]
+            assert t["decided"][i] == [tf.stop.step, "stop", tf.stop.reason, tf.stop.rule]
+            for v in (v for _, v in t["evidence"][i]):
+                assert not re.search(r"\d\.\d{5,}", v), v
+        assert t["params"][i] == [[k, fmt(v)] for k, v in tf.params.items()]
     assert t["n_bad"][t["id"].index("t00007")] == 1  # the NaN report is counted, not drawn
     assert data["compute"]["y"][-1] == pytest.approx(facts.total_compute(), rel=1e-5)
 
@@ -204,3 +210,119 @@ def test_ten_thousand_trials_render_in_seconds(tmp_path: Path) -> None:
     assert page.stat().st_size < 8_000_000
     assert float(pixels.std()) > 20.0
     assert set(FATES) >= {"completed", "stopped"}
+
+
+# ------------------------------------------------------- look and slots
+SLOTS = "__JS__ __DATA__ __CSS__ __TITLE__ __STATIC__ $data ${js} $$ $title"
+"""Text that looked like a slot of the old str.replace template (issue 14's finding)."""
+
+
+def _look_log(path: Path) -> tuple[Path, dict[str, Any]]:
+    """A halving study with a log-scale, a categorical and an integer parameter."""
+    space = {
+        "lr": hpprune.space.LogUniform(1e-5, 1.0),
+        "opt": hpprune.space.Categorical(["sgd", "adam", SLOTS]),
+        "width": hpprune.space.IntUniform(8, 256),
+    }
+    engine = hpprune.Engine(
+        hpprune.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+        "maximize",
+        log=path,
+        study_name=f"look {SLOTS}",
+    )
+    rng = np.random.default_rng(4)
+    for n in range(40):
+        params = hpprune.space.sample(space, 4, n)
+        tid = str(n)
+        engine.add_trial(tid, params)
+        quality = 1.0 - abs(math.log10(params["lr"]) + 2.5) / 3.0 + rng.normal(0, 0.05)
+        for step in range(12):
+            value = quality * (1.0 - 0.6 ** (step + 1)) + 1e-9 * rng.random()
+            if engine.report(tid, step, value, elapsed_s=0.5 * (step + 1)).stops:
+                break
+        else:
+            engine.complete(tid)
+    engine.close()
+    return path, space
+
+
+def test_slot_names_in_the_data_stay_data(tmp_path: Path) -> None:
+    log, space = _look_log(tmp_path / "slots.jsonl")
+    html = build_report(log, space=space)
+    assert html.count("</script>") == 2
+    assert html.count('id="hp-data"') == 1
+    data = _data(html)  # the data block is whole: nothing was spliced into it
+    assert data["title"] == f"hpprune report: look {SLOTS}"
+    opt = next(c for c in data["params"]["columns"] if c["name"] == "opt")
+    assert SLOTS in opt["categories"]
+    js = (Path(hpprune.__file__).parent / "audit" / "report_assets" / "report.js").read_text()
+    assert js in html  # the script is inserted once, unchanged
+
+
+def test_parameter_columns_kind_and_scale(tmp_path: Path) -> None:
+    log, space = _look_log(tmp_path / "p.jsonl")
+    cols = {c["name"]: c for c in _data(build_report(log, space=space))["params"]["columns"]}
+    assert (cols["lr"]["kind"], cols["lr"]["log"]) == ("num", True)
+    assert (cols["width"]["kind"], cols["width"]["log"]) == ("num", False)
+    assert cols["opt"]["kind"] == "cat"
+    # Without the space, a positive parameter spanning 100x or more still gets a log axis.
+    cols = {c["name"]: c for c in _data(build_report(log))["params"]["columns"]}
+    assert cols["lr"]["log"] and not cols["width"]["log"]
+
+
+@pytest.mark.browser
+def test_report_look_in_headless_chromium(tmp_path: Path) -> None:
+    """At 1,400 px the table fits, a row opens on its curve and cutoff, parameters are drawn."""
+    binary = _need_chromium()
+    log, space = _look_log(tmp_path / "look.jsonl")
+    facts = fold_log(log)
+    stopped = next(t for t in facts.trials.values() if t.state == "stopped")
+    page = write_report(log, tmp_path / "look.html", space=space)
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,3200",
+        "--enable-logging=stderr", "--v=0",
+    ]  # fmt: skip
+    url = page.resolve().as_uri() + f"#trial={stopped.trial_id}"
+    dom = subprocess.run(
+        [binary, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert not [ln for ln in dom.stderr.splitlines() if "Uncaught" in ln]
+    out = dom.stdout
+    assert 'data-status="ok"' in out and 'data-table-fits="yes"' in out, out[:2000]
+    assert f'data-detail="{stopped.trial_id}"' in out  # the row opened on its curve
+    assert "cutoff" in out and "of the rung at step" in out
+    assert len(re.findall(r'<canvas class="param" data-k="\d+"', out)) == 3
+    assert re.search(r'<div class="pname">lr \(log\)</div>', out)
+    assert re.search(r'<div class="pname">width</div>', out)
+    body = out.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    for number in re.findall(r"\d+\.\d+", body):  # rounded for reading, no 16-digit floats
+        assert len(number.replace(".", "").lstrip("0")) <= 6, number
+    png = tmp_path / "look.png"
+    shot = subprocess.run(
+        [binary, *flags, f"--screenshot={png}", url], capture_output=True, text=True, timeout=120
+    )
+    assert shot.returncode == 0 and png.is_file(), shot.stderr[-2000:]
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(png).convert("RGB"))
+    assert pixels.shape[:2] == (3200, 1400)
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200
+    for rgb in ((0x21, 0x66, 0xAC), (0xD6, 0x60, 0x4D)):  # completed and stopped are drawn
+        assert int(np.all(pixels == rgb, axis=-1).sum()) > 100, rgb
+
+
+def test_extras_list_what_they_need() -> None:
+    """The report needs no extra package; its page files ship as package data."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert project["project"]["optional-dependencies"]["report"] == []
+    data = project["tool"]["setuptools"]["package-data"]["hpprune"]
+    for name in ("report.html", "report.css", "report.js"):
+        assert (root / "hpprune" / "audit" / "report_assets" / name).is_file()
+        assert any(Path("audit/report_assets", name).match(glob) for glob in data), name
+    source = (root / "hpprune" / "audit" / "report.py").read_text()
+    assert "matplotlib" not in source and '.replace("__' not in source
