@@ -40,8 +40,10 @@ ROWS = [
     Row(("replay",), log=True, output=True, json=True, direction=False),
     Row(("backtest",), log=True, output=True, json=True, direction=False),
     Row(("report",), log=True, output=True, json=False, direction=False),
+    Row(("export",), log=True, output=True, json=False, direction=False),
     Row(("import", "optuna"), log=False, output=True, json=False, direction=False),
     Row(("import", "ray"), log=False, output=True, json=False, direction=True),
+    Row(("import", "log"), log=True, output=True, json=False, direction=False),
     Row(("bench", "lcbench"), log=False, output=True, json=False, direction=True),
 ]
 
@@ -70,7 +72,7 @@ def _help(argv: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> str:
 @pytest.mark.parametrize("row", ROWS, ids=[" ".join(r.argv) for r in ROWS])
 def test_conventions(row: Row, capsys: pytest.CaptureFixture[str]) -> None:
     text = _help(row.argv, capsys)
-    usage = text.split("\n\n")[0]
+    usage = text.split("\n\n")[0].replace("usage: hpprune " + " ".join(row.argv), "", 1)
     assert re.search(r"\blogs?\b", re.sub(r"\{[^}]*\}", "", usage)) is None, usage
     positionals = text.partition("positional arguments:\n")[2].split("\n\n")[0]
     for line in positionals.splitlines():
