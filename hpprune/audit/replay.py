@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import os
 import statistics
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -365,61 +366,76 @@ def replay(
     diffs: list[DecisionDiff] = []
     decisions: dict[str, list[Decision]] = {}
 
-    for record in records[1:]:
-        kind = record.get("kind")
-        if kind == "study":
-            continue
-        tid = str(record["trial"])
-        if tid in cut:
-            if kind == "report":
-                reports_saved[tid] = reports_saved.get(tid, 0) + 1
-            continue
-        if kind == "trial":
-            if tid not in engine.study:
-                engine.add_trial(tid, record.get("params"))
-        elif kind == "report":
-            recorded = record["decision"]
-            if recorded.get("reason") == Reason.INGESTED:
-                # Reported but never asked about (e.g. an Optuna objective that
-                # did not call should_prune): fold it in, there is no decision.
-                engine.apply_record(record)
-                n_fed += 1
+    with warnings.catch_warnings():
+        # A replay is a what-if: the live study already warned about out-of-order steps.
+        warnings.filterwarnings("ignore", message=r".*'out_of_order'", category=UserWarning)
+        for record in records[1:]:
+            kind = record.get("kind")
+            if kind == "study":
                 continue
-            dec = engine.report(
-                tid,
-                int(record["step"]),
-                decode_number(record.get("value")),
-                decode_number(record.get("elapsed")),
-                record.get("resources"),
-                unordered=bool(record.get("late")),
-            )
-            n_fed += 1
-            n_compared += 1
-            if keep_decisions:
-                decisions.setdefault(tid, []).append(dec)
-            same_action = recorded.get("action") == dec.action.value
-            n_same += same_action
-            if _same_decision(recorded, dec):
-                n_identical += 1
-            elif len(diffs) < 1000:
-                diffs.append(DecisionDiff(tid, int(record["step"]), dict(recorded), dec.to_dict()))
-            if dec.action is Action.STOP:
-                cut[tid] = dec
-            elif recorded.get("action") == Action.STOP.value:
-                unknown.add(tid)
-        elif kind == "decision":
-            n_external += 1
-            if tid not in engine.study or engine.state(tid).is_finished:
-                continue  # nothing to apply it to in the replayed study
-            dec = engine.decide_external(tid, Decision.from_dict(record["decision"]))
-            if dec.action is Action.STOP:
-                cut[tid] = dec
-        elif kind == "complete":
-            engine.complete(tid, decode_number(record.get("value")))
-        elif kind == "fail":
-            engine.fail(tid, str(record.get("reason", "failed")))
-        elif kind == "stale" and tid in engine.study:
-            engine.mark_stale(tid)
+            tid = str(record["trial"])
+            if tid in cut:
+                logged = facts.trials[tid].stop
+                if logged is not None and logged.step == cut[tid].step:
+                    # The log stopped it at the same step: what its objective did after the
+                    # STOP (values reported anyway, a value returned) happened in both worlds.
+                    if kind == "report":
+                        engine.apply_record(record)
+                        n_fed += 1
+                    elif kind == "complete" and engine.state(tid) is TrialState.STOPPED:
+                        engine.complete(tid, decode_number(record.get("value")), after_stop=True)
+                    continue
+                if kind == "report":
+                    reports_saved[tid] = reports_saved.get(tid, 0) + 1
+                continue
+            if kind == "trial":
+                if tid not in engine.study:
+                    engine.add_trial(tid, record.get("params"))
+            elif kind == "report":
+                recorded = record["decision"]
+                if recorded.get("reason") == Reason.INGESTED:
+                    # Reported but never asked about (e.g. an Optuna objective that
+                    # did not call should_prune): fold it in, there is no decision.
+                    engine.apply_record(record)
+                    n_fed += 1
+                    continue
+                dec = engine.report(
+                    tid,
+                    int(record["step"]),
+                    decode_number(record.get("value")),
+                    decode_number(record.get("elapsed")),
+                    record.get("resources"),
+                    unordered=bool(record.get("late")),
+                )
+                n_fed += 1
+                n_compared += 1
+                if keep_decisions:
+                    decisions.setdefault(tid, []).append(dec)
+                same_action = recorded.get("action") == dec.action.value
+                n_same += same_action
+                if _same_decision(recorded, dec):
+                    n_identical += 1
+                elif len(diffs) < 1000:
+                    diffs.append(
+                        DecisionDiff(tid, int(record["step"]), dict(recorded), dec.to_dict())
+                    )
+                if dec.action is Action.STOP:
+                    cut[tid] = dec
+                elif recorded.get("action") == Action.STOP.value:
+                    unknown.add(tid)
+            elif kind == "decision":
+                n_external += 1
+                if tid not in engine.study or engine.state(tid).is_finished:
+                    continue  # nothing to apply it to in the replayed study
+                dec = engine.decide_external(tid, Decision.from_dict(record["decision"]))
+                if dec.action is Action.STOP:
+                    cut[tid] = dec
+            elif kind == "complete":
+                engine.complete(tid, decode_number(record.get("value")))
+            elif kind == "fail":
+                engine.fail(tid, str(record.get("reason", "failed")))
+            elif kind == "stale" and tid in engine.study:
+                engine.mark_stale(tid)
 
     return _summarise(
         name, pol, recorded_spec, facts, engine, cut, unknown, reports_saved,
@@ -455,21 +471,31 @@ def _summarise(
     steps_log = steps_saved = steps_added = 0
     seconds_saved = 0.0
     seconds_added = 0.0
+    # Steps reported in any order (instance ids): a step is an evaluation, not a span.
+    any_order = any(t.late for t in facts.trials.values())
     for tid, t in facts.trials.items():
         last = t.last_step
         first = t.steps[0] if t.steps else 0
-        steps_log += max(0, last - first + 1) if t.steps else 0
+        if any_order:
+            steps_log += t.n_reports
+        else:
+            steps_log += max(0, last - first + 1) if t.steps else 0
         log_stop = t.stop.step if t.stop is not None else None
         log_reason = t.stop.reason if t.stop is not None else None
         rep_stop: int | None = None
         rep_reason: str | None = None
         saved_steps = 0
         saved_s: float | None = 0.0 if has_time else None
-        if tid in cut:
+        if tid in cut and engine.state(tid) is TrialState.COMPLETED:
+            # Stopped where the log stopped it, and ran to its end anyway, as in the log.
+            d = cut[tid]
+            rep_stop, rep_reason = d.step, d.reason
+            replay_fate = TrialState.COMPLETED.value
+        elif tid in cut:
             d = cut[tid]
             rep_stop, rep_reason = d.step, d.reason
             replay_fate = "stopped"
-            saved_steps = max(0, last - d.step)
+            saved_steps = reports_saved.get(tid, 0) if any_order else max(0, last - d.step)
             if has_time:
                 at = t.elapsed_at(d.step)
                 saved_s = max(0.0, (t.compute_s or 0.0) - (at or 0.0))

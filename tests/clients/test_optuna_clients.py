@@ -28,6 +28,7 @@ import pytest
 import hpprune
 from hpprune.audit.explain import summary_dict
 from hpprune.audit.log import read_log
+from hpprune.audit.replay import replay
 from hpprune.integrations.optuna import OptunaPruner
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -167,6 +168,12 @@ def test_wilcoxon_pruner_prunes_what_optunas_prunes(tmp_path: Path) -> None:
     assert s["n_reports"] == sum(_n_values(theirs))
     assert s["fates"] == {**s["fates"], "completed": 25, "running": 0}
     assert s["reasons"]["stop:wilcoxon_worse"] == len(stopped)
+    # Replaying the log through its own policy changes nothing (late reports and the
+    # completions after a STOP included).
+    same = replay(log)
+    assert same.differences == [] and same.n_identical == same.n_compared > 0
+    assert [t.replay_fate for t in same.trials] == [t.log_fate for t in same.trials]
+    assert same.steps_saved == 0 and same.steps_log == sum(_n_values(theirs))
 
 
 # ----------------------------------------------------------------------------- without sync
