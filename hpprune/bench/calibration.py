@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special, stats
 
+from hpprune.audit.calibration_view import reliability_bins
 from hpprune.bench.sources import CurveSet
 from hpprune.engine import Engine
 from hpprune.pruners import _curve_model as cm
@@ -119,19 +120,10 @@ def reliability(p: FloatArray, outcome: FloatArray, n_bins: int = 10) -> Reliabi
     """
     keep = np.isfinite(p)
     p, outcome = p[keep], outcome[keep].astype(float)
-    idx = np.minimum((p * n_bins).astype(int), n_bins - 1)
-    rows = []
-    ece = 0.0
-    for k in range(n_bins):
-        m = idx == k
-        n = int(m.sum())
-        mp = float(p[m].mean()) if n else math.nan
-        fr = float(outcome[m].mean()) if n else math.nan
-        if n:
-            ece += n * abs(mp - fr)
-        rows.append((k / n_bins, (k + 1) / n_bins, n, mp, fr))
-    total = max(len(p), 1)
-    return Reliability(tuple(rows), ece / total, len(p), float(np.mean((p - outcome) ** 2)))
+    bins, ece, brier = reliability_bins(p.tolist(), outcome.tolist(), n_bins)
+    if not len(p):
+        ece = 0.0
+    return Reliability(bins, ece, len(p), brier)
 
 
 def pit_error(pit: FloatArray) -> float:

@@ -729,6 +729,40 @@ class BayesianPruner(Policy):
         with self._lock:
             return self._state(self._memo(study), study).recal
 
+    def prequential_records(self, study: StudyView) -> tuple[dict[str, Any], ...]:
+        """What the model would have said about each completed trial, and what happened.
+
+        For every completed trial and every step at which this pruner decides,
+        the model fitted on the trials completed before it (the peers the
+        pruner had then; after a detected change or a dropped warm start, only
+        those it still learns from) predicts its final: the record holds the
+        raw ``p_improve`` against the incumbent of that moment, the outcome
+        (1.0 if the final beat it), and the PIT of the final. These are the
+        records the recalibration learns from.
+
+        Args:
+            study: The study view.
+
+        Returns:
+            ``{"trial_id", "step", "p_improve_raw", "outcome", "pit"}`` per
+            record, in completion order.
+        """
+        with self._lock:
+            memo = self._memo(study)
+            state = self._state(memo, study)
+            rows = list(self._records(memo, study, state.start))
+        ids = study.completed_ids
+        return tuple(
+            {
+                "trial_id": ids[int(k)],
+                "step": int(step),
+                "p_improve_raw": p,
+                "outcome": y,
+                "pit": u,
+            }
+            for k, step, p, y, u in rows
+        )
+
     def warm_start_dropped(self, study: StudyView) -> dict[str, Any] | None:
         """Why the warm-start curves are no longer used on this study (None: still used).
 
