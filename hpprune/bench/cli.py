@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
             "Benchmark hpprune's policies against Optuna's pruners, Ray Tune's schedulers "
             "and baselines on the same streams of learning curves."
         ),
+        epilog=(
+            "Scenario benchmarks of the posterior pruner, each with its own options "
+            "(see `hpprune bench NAME --help`): "
+            + ", ".join(f"`hpprune bench {name}`" for name in SCENARIOS)
+            + " (docs/posterior.md)."
+        ),
     )
     p.add_argument("source", choices=("lcbench", "curves", "sklearn"), help="curve source")
     p.add_argument(
