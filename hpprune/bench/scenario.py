@@ -18,7 +18,7 @@ import os
 import platform
 import shlex
 import sys
-import tempfile
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -140,11 +140,16 @@ def jsonable(x: Any) -> Any:
     return x
 
 
+def _temp_path(path: Path) -> Path:
+    """A fresh file name beside ``path`` (created with the user's umask, unlike mkstemp)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same directory."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = _temp_path(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with open(tmp, "x", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)
     except BaseException:
@@ -217,8 +222,7 @@ def write_outputs(out: Path, doc: dict[str, Any], summary: str) -> None:
 
 def save_figure(fig: Any, path: Path) -> None:
     """Save a matplotlib figure as PNG through a temporary file (atomic replace)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
+    tmp = _temp_path(path)
     try:
         fig.savefig(tmp, dpi=110, format="png")
         os.replace(tmp, path)
