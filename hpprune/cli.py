@@ -20,6 +20,7 @@ import argparse
 import functools
 import importlib
 import json
+import os
 import sys
 import time
 import warnings
@@ -162,7 +163,8 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     policy = loop.policy
     out.write(
         f"hpprune demo: MLPClassifier (SGD) on scikit-learn digits, {args.trials} trials x "
-        f"up to {demo.N_EPOCHS} epochs, {args.workers} worker(s), policy {policy!r}\n"
+        f"up to {demo.N_EPOCHS} epochs, {args.workers} worker(s), seed {args.seed}, "
+        f"policy {policy.name} (the full spec is in the log header)\n"
     )
     out.flush()
     t0 = time.monotonic()
@@ -194,13 +196,23 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     _table(rows, out, right=[True, False, True, True, False, False])
     n = len(result.trials)
     stops = result.n_stopped
+    paused = result.counts.get("paused", 0)
+    held = f"stopped {stops}" + (f" and paused {paused}" if paused else "")
     out.write(
-        f"\nstopped {stops} of {n} trials ({stops / max(n, 1):.0%}), each with its reason and "
-        f"evidence in the log; {result.n_completed} completed"
+        f"\n{held} of {n} trials ({(stops + paused) / max(n, 1):.0%}), each with its reason "
+        f"and evidence in the log; {result.n_completed} completed"
     )
     failed = result.counts.get("failed", 0)
     out.write(f", {failed} failed" if failed else "")
-    out.write(f"; wall time {time.monotonic() - t0:.1f} s\n")
+    wall = time.monotonic() - t0
+    out.write(f"; wall time {wall:.1f} s\n")
+    run = sum(t.n_reports for t in result.trials)
+    full = n * demo.N_EPOCHS
+    saved = full - run
+    out.write(
+        f"steps run: {run} of the {full} a run without pruning would train "
+        f"({n} x {demo.N_EPOCHS} epochs): {saved} saved ({saved / max(full, 1):.0%})\n"
+    )
     best = result.best
     if best is not None:
         out.write(
@@ -208,11 +220,32 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
             f"({params_text(best.params, 200)})\n"
         )
     out.write(f"\naudit log: {log.resolve()}\nnext:\n")
-    out.write(f"  {PROG} explain {args.output}            # why each trial was stopped\n")
+    out.write(f"  {PROG} explain {args.output}            # why each trial was stopped or paused\n")
     some = next((t for t in result.trials if t.decision is not None), None)
     if some is not None:
         out.write(f"  {PROG} explain {args.output} --trial {some.trial_id}\n")
     out.write(f"  {PROG} summary {args.output}            # fates, reasons, steps saved\n")
+    if args.record is not None:
+        record = {
+            "command": "hpprune demo " + " ".join(args.argv),
+            "trials": n,
+            "workers": args.workers,
+            "seed": args.seed,
+            "epochs": demo.N_EPOCHS,
+            "policy": policy.name,
+            "fates": dict(result.counts),
+            "stopped": stops,
+            "completed": result.n_completed,
+            "steps_run": run,
+            "steps_full": full,
+            "steps_saved": saved,
+            "best_trial": None if best is None else best.number,
+            "best_value": None if best is None else best.value,
+            "wall_s": round(wall, 1),
+            "cpu_count": os.cpu_count(),
+            "deterministic": args.workers == 1,
+        }
+        _emit(json.dumps(record, indent=1), argparse.Namespace(output=args.record), out)
     if interrupted:
         out.write("interrupted: the log holds everything up to Ctrl-C\n")
         return 130
@@ -293,7 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--trials", type=int_at_least(1), default=40, help="trials (default 40)")
     demo.add_argument(
-        "--workers", type=int_at_least(1), default=2, help="worker threads (default 2)"
+        "--workers",
+        type=int_at_least(1),
+        default=2,
+        help="worker threads (default 2); with 2 or more the decisions vary with thread "
+        "timing, with 1 and a fixed --seed every run gives the same trials and decisions",
     )
     add_output(
         demo,
@@ -304,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(output="hpprune-demo.jsonl")
     demo.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    demo.add_argument(
+        "--record",
+        metavar="FILE",
+        help="also write the run's numbers as JSON (docs/results/demo.json is written so)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     explain = sub.add_parser(
@@ -408,6 +450,7 @@ def _main(args_list: list[str]) -> int:
     except SystemExit as exc:
         return _exit_code(exc.code)
     func: Callable[[argparse.Namespace, TextIO], int] = args.func
+    args.argv = args_list[1:]
     try:
         return func(args, sys.stdout)
     except CliError as exc:

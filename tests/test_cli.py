@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -400,3 +401,43 @@ def test_full_demo_stops_a_third_with_evidence(
     for tid in stops:
         assert f"trial {tid} stopped at step" in out
     assert_replay_gives_identical_decisions(log)
+
+
+def test_demo_with_one_worker_is_reproducible(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("sklearn")
+    outs, logs = [], []
+    for k in range(2):
+        log, record = tmp_path / f"d{k}.jsonl", tmp_path / f"d{k}.json"
+        argv = ["demo", "--workers", "1", "--seed", "5", "--trials", "8", "--no-progress"]
+        code, out, err = run([*argv, "-o", str(log), "--record", str(record)], capsys)
+        assert code == 0, err
+        outs.append(
+            [ln for ln in out.splitlines() if "wall time" not in ln and str(tmp_path) not in ln]
+        )
+        logs.append(
+            [
+                (
+                    r["trial"],
+                    r["step"],
+                    r["value"],
+                    r["decision"]["action"],
+                    r["decision"]["reason"],
+                )
+                for r in read_log(log)
+                if r["kind"] == "report"
+            ]
+        )
+        data = json.loads(record.read_text())
+        assert data["steps_run"] == len(logs[-1])
+        assert data["steps_saved"] == data["steps_full"] - data["steps_run"]
+        assert data["deterministic"] is True and data["workers"] == 1
+    assert logs[0] == logs[1] and outs[0] == outs[1]
+    head = outs[0][0]
+    assert (
+        "seed 5" in head
+        and "policy FreezeThawPruner" in head
+        and "(" not in head.split("policy ")[1].split(" ")[0]
+    )
+    assert any(ln.startswith("steps run: ") and " saved (" in ln for ln in outs[0])

@@ -27,7 +27,7 @@ import platform
 import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -476,7 +476,8 @@ def summary_markdown(doc: dict[str, Any]) -> str:
             ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-        lines += _comparison(rows)
+        families = {k: str(v.get("family")) for k, v in proto.get("methods", {}).items()}
+        lines += _comparison(rows, families)
     if proto.get("skipped_methods"):
         lines += ["## Skipped methods", ""]
         lines += [f"- `{k}`: {v}" for k, v in proto["skipped_methods"].items()]
@@ -484,8 +485,13 @@ def summary_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _comparison(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Sentences comparing the rows of one table: who leads on each measure, by how much."""
+def _comparison(rows: Sequence[dict[str, Any]], families: Mapping[str, str]) -> list[str]:
+    """Sentences comparing the rows of one table: who leads on each measure, by how much.
+
+    Baselines (no pruning, the oracle) are references, not candidates: they are
+    left out of the comparison.
+    """
+    rows = [e for e in rows if families.get(e["method"].split("@")[0]) != "baseline"]
     if len(rows) < 2:
         return []
 
@@ -496,7 +502,7 @@ def _comparison(rows: Sequence[dict[str, Any]]) -> list[str]:
         scored.sort(key=lambda kv: (kv[0] if low else -float(kv[0] or 0.0), kv[1]))
         return scored[0] if len(scored) == 1 else (*scored[0], scored[1])
 
-    lines = ["How the rows compare:", ""]
+    lines = ["How the methods compare (baselines left out):", ""]
     checks: list[tuple[str, Callable[[dict[str, Any]], float | None], bool, str]] = [
         ("highest speedup", lambda e: e.get("speedup"), False, "{:.2f}x"),
         ("lowest final regret", lambda e: e["regret_at"][str(CHECKPOINTS[-1])], True, "{:.3f}"),
