@@ -250,3 +250,53 @@ def test_pause_and_resume_from_checkpoint(tmp_path: Path) -> None:
     kinds = [(r["kind"], r.get("decision", {}).get("action")) for r in scheduler.records]
     assert kinds.count(("report", "pause")) == 3
     assert kinds.count(("decision", "resume")) == 3
+
+
+def _fates(records: list[dict[str, Any]]) -> dict[str, int]:
+    from hpprune.audit.facts import fold_log
+
+    return {k: v for k, v in fold_log(records).counts().items() if v}
+
+
+def test_import_ray_counts_agree_with_the_scheduler_log(stop_run: dict[str, Any]) -> None:
+    """``hpprune import ray`` of the experiment and the scheduler's own log: same fates."""
+    from hpprune.audit.importers import import_ray
+
+    imported = import_ray(stop_run["path"] / "stops", "score", "min")
+    assert (
+        _fates(imported)
+        == _fates(stop_run["scheduler"].records)
+        == {
+            "completed": 3,
+            "stopped": 3,
+        }
+    )
+
+
+def test_hyperband_trial_at_its_last_iteration_completes(tmp_path: Path) -> None:
+    """A trial reaching max_resource is completed, never counted stopped, by both readers."""
+    from hpprune import HyperbandPruner
+    from hpprune.audit.importers import import_ray
+
+    last = 4  # rungs at 1, 2 and 4: the last rung is the last iteration
+    scheduler = RayTuneScheduler(
+        HyperbandPruner(min_resource=1, max_resource=last, reduction_factor=2),
+        log=tmp_path / "hb.jsonl",
+    )
+    # Each curve ranks well early and worse at the end, so that at the last rung
+    # some trial is not in the promoted half: without the final-step rule it
+    # would be stopped after all its iterations.
+    bases = [0.5, 0.4, 0.45, 0.2, 0.48, 0.47]
+    curves = [
+        [b + (1.0 - b) / e + (0.1 * k if e == last else 0.0) for e in range(1, last + 1)]
+        for k, b in enumerate(bases)
+    ]
+    results = run_tune(tmp_path, "hb", scheduler, curves, mode="min", concurrency=1)
+    logged = _fates(scheduler.records)
+    assert _fates(import_ray(tmp_path / "hb", "score", "min")) == logged
+    for result in results:
+        iterations = list(result.metrics_dataframe["training_iteration"])
+        state = scheduler.engine.state(result.metrics["trial_id"]).value
+        if iterations[-1] == last:
+            assert state == "completed", (iterations, state)
+    assert logged.get("completed", 0) >= 1
