@@ -28,6 +28,16 @@ Atomicity:
     A batch is inserted in one transaction: when :meth:`append` raises, or a
     worker is killed at any point, the database rolls the transaction back
     and none of the batch is in the table. There are no torn records.
+
+Durability (``durable``):
+    ``True`` (default): every transaction is committed durably, so a decision
+    is on disk before it is answered; each decision then costs the database's
+    commit flush (an ``fsync`` of its write-ahead log). ``False`` (PostgreSQL
+    only): this sink's session runs with ``synchronous_commit = off``, so a
+    commit returns before the flush. A worker killed at any point still
+    leaves nothing half-written, and other workers see each commit at once;
+    only a crash of the *database server* can lose the last transactions (at
+    most about three ``wal_writer_delay``, 0.6 s by default), never part of one.
 """
 
 from __future__ import annotations
@@ -83,7 +93,7 @@ _SELECT_NEW = sa.text(
     f"SELECT seq, record FROM {EVENTS_TABLE} WHERE study = :study AND seq > :seen ORDER BY seq"
 )
 _SELECT_MAX = sa.text(f"SELECT MAX(seq) FROM {EVENTS_TABLE} WHERE study = :study")
-_INSERT = sa.text(f"INSERT INTO {EVENTS_TABLE} (study, seq, record) VALUES (:study, :seq, :record)")
+_INSERT = _events.insert()  # a Core insert: many rows go in batched VALUES lists
 
 
 def _lock_key(study: str) -> int:
@@ -99,16 +109,23 @@ class DatabaseSink(LogSink):
         url: Any SQLAlchemy URL, e.g. ``"postgresql+psycopg2://user@host/db"``
             or ``"sqlite:///study.db"``.
         study: The study whose records this sink reads and writes.
+        durable: Commit every transaction durably (see the module docstring);
+            False is accepted for PostgreSQL only.
         engine_kwargs: Extra keyword arguments for ``sqlalchemy.create_engine``.
 
     Raises:
-        TypeError: If ``url`` or ``study`` is not a str.
-        ValueError: If ``url`` is not a database URL or ``study`` is empty or
-            longer than 512 characters.
+        TypeError: If ``url`` or ``study`` is not a str, or ``durable`` not a bool.
+        ValueError: If ``url`` is not a database URL, ``study`` is empty or
+            longer than 512 characters, or ``durable=False`` on another database.
     """
 
     def __init__(
-        self, url: str, study: str, *, engine_kwargs: Mapping[str, Any] | None = None
+        self,
+        url: str,
+        study: str,
+        *,
+        durable: bool = True,
+        engine_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(url, str):
             raise TypeError(f"expected a database URL (str) for `log`, got {type(url).__name__}")
@@ -124,10 +141,19 @@ class DatabaseSink(LogSink):
             raise ValueError(
                 f"expected a study name of 1 to {_MAX_STUDY} characters, got {study!r}"
             )
+        if not isinstance(durable, bool):
+            raise TypeError(f"expected a bool for `durable`, got {type(durable).__name__}")
         self.url = url
         self.study = study
+        self.durable = durable
         self._display = display_url(url)
         self._dialect = parsed.get_backend_name()
+        self._driver = parsed.get_driver_name()
+        self._prefetched: list[tuple[Any, Any]] | None = None  # read with the lock (PostgreSQL)
+        if not durable and self._dialect != "postgresql":
+            raise ValueError(
+                f"`durable=False` is for PostgreSQL (synchronous_commit = off), not {self._dialect}"
+            )
         self._engine_kwargs = dict(engine_kwargs or {})
         self._engine: sa.Engine | None = None
         self._conn: Connection | None = None
@@ -138,6 +164,7 @@ class DatabaseSink(LogSink):
         self._following = False
         self._seen = 0  # highest seq this handle has seen (when following)
         self._unseen: list[dict[str, Any]] = []
+        self._pending: list[bytes] = []  # appended inside the open transaction, not sent yet
 
     @property
     def name(self) -> str:
@@ -160,6 +187,15 @@ class DatabaseSink(LogSink):
             def _no_implicit_transactions(dbapi_conn: Any, _record: Any) -> None:
                 # pysqlite would open transactions on its own; we say BEGIN IMMEDIATE ourselves.
                 dbapi_conn.isolation_level = None
+
+        if not self.durable:
+
+            @sa.event.listens_for(engine, "connect")
+            def _asynchronous_commit(dbapi_conn: Any, _record: Any) -> None:
+                cur = dbapi_conn.cursor()
+                cur.execute("SET synchronous_commit = off")  # this session only
+                cur.close()
+                dbapi_conn.commit()
 
         return engine
 
@@ -216,8 +252,12 @@ class DatabaseSink(LogSink):
             )
         self._ready = True
 
-    def _begin_locked(self) -> Connection:
-        """A connection inside a transaction holding the study's write lock."""
+    def _begin_locked(self, prefetch: bool) -> Connection:
+        """A connection inside a transaction holding the study's write lock.
+
+        On PostgreSQL (psycopg2) the lock and the read of new records go in one
+        round trip (:meth:`_lock_and_fetch`); the others lock here and read next.
+        """
         for attempt in (0, 1):
             conn = self._connection()
             try:
@@ -225,9 +265,7 @@ class DatabaseSink(LogSink):
                 if self._dialect == "sqlite":
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
                 elif self._dialect == "postgresql":
-                    conn.execute(
-                        sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(self.study)}
-                    )
+                    self._prefetched = self._lock_and_fetch(conn, prefetch)
                 else:
                     conn.execute(
                         sa.select(_schema.c.version)
@@ -242,15 +280,43 @@ class DatabaseSink(LogSink):
                     raise OSError(f"{self.name}: {exc.orig}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _lock_and_fetch(self, conn: Connection, prefetch: bool) -> list[tuple[Any, Any]] | None:
+        """Take the advisory lock, then read the records after ``_seen``: one round trip.
+
+        Two statements in one simple-protocol message: in READ COMMITTED each
+        takes its own snapshot, so the read runs after the lock is held and
+        sees every record its previous holder committed.
+        """
+        key = _lock_key(self.study)
+        if not prefetch or self._driver != "psycopg2":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            return None
+        sql = (
+            f"SELECT pg_advisory_xact_lock({int(key)}); "
+            f"SELECT seq, record FROM {EVENTS_TABLE} WHERE study = %(study)s "
+            f"AND seq > {int(self._seen)} ORDER BY seq"
+        )
+        return list(conn.exec_driver_sql(sql, {"study": self.study}))
+
     def _fetch(self, conn: Connection, after: int) -> list[tuple[int, dict[str, Any]]]:
+        rows = self._prefetched if after == self._seen else None
+        self._prefetched = None
+        if rows is None:
+            rows = list(conn.execute(_SELECT_NEW, {"study": self.study, "seen": after}))
         out = []
-        for seq, raw in conn.execute(_SELECT_NEW, {"study": self.study, "seen": after}):
+        for seq, raw in rows:
             record = decode_line(raw.encode(), int(seq), self.name)
             if record is not None:
                 out.append((int(seq), record))
             else:  # pragma: no cover - we never store blank rows
                 out.append((int(seq), {}))
         return out
+
+    def _send_pending(self, conn: Connection) -> None:
+        if self._pending:
+            lines, self._pending = self._pending, []
+            self._insert(conn, self._seen + 1, lines)
+            self._seen += len(lines)
 
     def _insert(self, conn: Connection, first: int, lines: list[bytes]) -> None:
         conn.execute(
@@ -275,11 +341,10 @@ class DatabaseSink(LogSink):
         if not lines:
             return
         with self._mutex:
-            if self._depth and self._conn is not None:  # inside locked(): same transaction
-                self._insert(self._conn, self._seen + 1, lines)
-                self._seen += len(lines)
+            if self._depth:  # inside locked(): inserted with the commit (one statement)
+                self._pending.extend(lines)
                 return
-            with self._transaction() as conn:
+            with self._transaction(self._following) as conn:
                 if self._following:
                     fresh = self._fetch(conn, self._seen)
                     self._unseen.extend(r for _, r in fresh)
@@ -291,16 +356,18 @@ class DatabaseSink(LogSink):
                     self._seen = last + len(lines)
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        conn = self._begin_locked()
+    def _transaction(self, prefetch: bool) -> Iterator[Connection]:
+        conn = self._begin_locked(prefetch)
         self._depth += 1
         seen, unseen = self._seen, list(self._unseen)
         try:
             yield conn
+            self._send_pending(conn)
             conn.commit()
         except BaseException as exc:
             # Nothing of this transaction stays: neither rows nor cursor moves.
             self._seen, self._unseen = seen, unseen
+            self._pending.clear()
             try:
                 conn.rollback()
             except Exception:
@@ -310,6 +377,7 @@ class DatabaseSink(LogSink):
             raise
         finally:
             self._depth -= 1
+            self._prefetched = None
 
     def read(self) -> Iterator[dict[str, Any]]:
         """Yield every committed record of the study, in sequence order.
@@ -322,6 +390,8 @@ class DatabaseSink(LogSink):
             try:
                 conn = self._connection()
                 self._ensure_tables(conn)
+                if self._depth:
+                    self._send_pending(conn)  # this handle's own appends read back too
                 rows = self._fetch(conn, 0)
                 if not self._depth:
                     conn.rollback()
@@ -339,7 +409,7 @@ class DatabaseSink(LogSink):
                 unseen, self._unseen = self._unseen, []
                 yield iter(unseen)
                 return
-            with self._transaction() as conn:
+            with self._transaction(True) as conn:
                 self._following = True
                 fresh = self._fetch(conn, self._seen)
                 if fresh:
@@ -360,8 +430,9 @@ class DatabaseSink(LogSink):
             self._engine = None
             self._ready = False
 
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
+    def __del__(self, _suppress: Any = contextlib.suppress) -> None:
+        # Bound at definition: at interpreter exit the module's globals may be gone.
+        with _suppress(Exception):
             self.close()
 
 

@@ -1,8 +1,11 @@
 """Per-call overhead of the Optuna adapter versus Optuna's own pruners.
 
-Run ``python -m hpprune.bench.overhead [--sizes 100 1000 10000] [--quick]``.
+Run ``python -m hpprune.bench.overhead [--sizes 100 1000 10000] [--quick]``;
+``--storages postgres --pg-url URL`` adds a PostgreSQL database, and
+``--markdown FILE`` writes the table with the run's settings (the file
+``docs/optuna-overhead-db.md`` is written that way).
 
-For each storage (in memory, SQLite) and each study size N, a study is filled
+For each storage (in memory, SQLite, PostgreSQL) and each study size N, a study is filled
 with N finished trials (each with ``--steps`` intermediate values and the
 ``completed_rung_k`` system attributes Optuna's successive halving writes),
 straight through the storage APIs (SQLite: one bulk insert) rather than by
@@ -24,6 +27,7 @@ import argparse
 import gc
 import json
 import math
+import os
 import platform
 import shutil
 import statistics
@@ -40,8 +44,20 @@ import numpy as np
 
 __all__ = ["Cell", "main", "run"]
 
-PRUNERS = ("hpprune", "hpprune+log", "Median", "Percentile25", "SuccessiveHalving", "Hyperband")
-"""Row order: our adapter (without and with the shared audit log), then Optuna's pruners."""
+PRUNERS = (
+    "hpprune",
+    "hpprune+log",
+    "hpprune+db",
+    "hpprune+db-async",
+    "Median",
+    "Percentile25",
+    "SuccessiveHalving",
+    "Hyperband",
+)
+"""Row order: our adapter (no log, a shared log file, the log in the study's database, the same
+with PostgreSQL's asynchronous commit), then Optuna's pruners. ``hpprune+db`` runs on RDB
+storages only, ``hpprune+db-async`` on PostgreSQL only."""
+STORAGES = ("memory", "sqlite", "postgres")
 
 
 @dataclass(frozen=True)
@@ -49,7 +65,7 @@ class Cell:
     """Timings of one pruner on one storage at one study size.
 
     Attributes:
-        storage: ``"memory"`` or ``"sqlite"``.
+        storage: ``"memory"``, ``"sqlite"`` or ``"postgres"``.
         n_finished: Finished trials in the study.
         pruner: Row name (see :data:`PRUNERS`).
         report_us: Median ``trial.report`` time, microseconds.
@@ -113,15 +129,24 @@ def _populate_memory(n: int, steps: int, seed: int) -> Any:
 
 def _populate_sqlite(path: Path, n: int, steps: int, seed: int) -> str:
     """Fill an SQLite study with one bulk insert into Optuna's tables; returns the URL."""
+    url = f"sqlite:///{path}"
+    _populate_rdb(url, "bench", n, steps, seed)
+    return url
+
+
+def _populate_rdb(url: str, study_name: str, n: int, steps: int, seed: int) -> None:
+    """Create ``study_name`` at ``url``; bulk-insert ``n`` finished trials into Optuna's tables."""
     import optuna
+    import sqlalchemy as sa
     from optuna.distributions import FloatDistribution, distribution_to_json
     from optuna.storages._rdb import models
     from optuna.trial import TrialState
 
-    url = f"sqlite:///{path}"
-    study = optuna.create_study(storage=url, study_name="bench")
+    study = optuna.create_study(storage=url, study_name=study_name)
     sid = study._study_id
     engine = study._storage._backend.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:  # other studies may share the database
+        first = int(conn.execute(sa.text("SELECT COALESCE(MAX(trial_id), 0) FROM trials")).scalar())
     values, xs = _curves(n, steps, seed)
     now = datetime.now(UTC).replace(tzinfo=None)
     dist = distribution_to_json(FloatDistribution(0.0, 1.0))
@@ -133,7 +158,7 @@ def _populate_sqlite(path: Path, n: int, steps: int, seed: int) -> str:
     attrs: list[dict[str, Any]] = []
     params: list[dict[str, Any]] = []
     for i in range(n):
-        tid = i + 1
+        tid = first + i + 1
         trials.append(
             {
                 "trial_id": tid,
@@ -174,19 +199,33 @@ def _populate_sqlite(path: Path, n: int, steps: int, seed: int) -> str:
         conn.execute(models.TrialIntermediateValueModel.__table__.insert(), inter)
         conn.execute(models.TrialSystemAttributeModel.__table__.insert(), attrs)
         conn.execute(models.TrialParamModel.__table__.insert(), params)
+        if engine.dialect.name == "postgresql":  # ids were given: move the sequence past them
+            conn.execute(
+                sa.text(
+                    "SELECT setval(pg_get_serial_sequence('trials', 'trial_id'), "
+                    "(SELECT MAX(trial_id) FROM trials))"
+                )
+            )
     engine.dispose()
-    return url
 
 
-def _make_pruner(name: str, steps: int, log: Path) -> Any:
+def _make_pruner(name: str, steps: int, log: Path, url: str | None, study_name: str) -> Any:
     import optuna
 
     import hpprune
-    from hpprune.integrations.optuna import OptunaPruner
+    from hpprune.audit.dbsink import DatabaseSink
+    from hpprune.integrations.optuna import STUDY_STORAGE, OptunaPruner
 
     factories: dict[str, Callable[[], Any]] = {
         "hpprune": lambda: OptunaPruner(hpprune.MedianPruner(n_startup_trials=5)),
         "hpprune+log": lambda: OptunaPruner(hpprune.MedianPruner(n_startup_trials=5), log=log),
+        "hpprune+db": lambda: OptunaPruner(
+            hpprune.MedianPruner(n_startup_trials=5), log=STUDY_STORAGE
+        ),
+        "hpprune+db-async": lambda: OptunaPruner(
+            hpprune.MedianPruner(n_startup_trials=5),
+            log=DatabaseSink(str(url), study_name, durable=False),
+        ),
         "Median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5),
         "Percentile25": lambda: optuna.pruners.PercentilePruner(25.0, n_startup_trials=5),
         "SuccessiveHalving": lambda: optuna.pruners.SuccessiveHalvingPruner(
@@ -233,34 +272,44 @@ def run(
     pruners: Sequence[str] = PRUNERS,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    pg_url: str | None = None,
 ) -> list[Cell]:
     """Measure every (storage, size, pruner) cell.
 
+    ``hpprune+db`` is skipped on the in-memory storage (it keeps the log in
+    the study's database). On PostgreSQL every cell gets a study of its own
+    (filled the same way) in the database ``pg_url``.
+
     Args:
         sizes: Numbers of finished trials.
-        storages: ``"memory"`` and/or ``"sqlite"``.
+        storages: Names from :data:`STORAGES`.
         steps: Intermediate values per trial (and calls measured per cell).
         budget_s: Time limit for the calls of one cell (at least 3 calls run).
         pruners: Names from :data:`PRUNERS`.
         seed: Seed of the synthetic curves.
         progress: Called with a line of text after each cell.
+        pg_url: SQLAlchemy URL of the PostgreSQL database (needed for ``"postgres"``).
 
     Returns:
         One :class:`Cell` per combination.
 
     Raises:
-        ValueError: For an unknown storage or pruner name.
+        ValueError: For an unknown storage or pruner name, or ``"postgres"``
+            without ``pg_url``.
     """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for s in storages:
-        if s not in ("memory", "sqlite"):
-            raise ValueError(f"expected 'memory' or 'sqlite' in `storages`, got {s!r}")
+        if s not in STORAGES:
+            raise ValueError(f"expected names from {STORAGES} in `storages`, got {s!r}")
+    if "postgres" in storages and not pg_url:
+        raise ValueError("the 'postgres' storage needs `pg_url` (--pg-url URL)")
     for p in pruners:
         if p not in PRUNERS:
             raise ValueError(f"expected names from {PRUNERS} in `pruners`, got {p!r}")
     cells: list[Cell] = []
+    run_tag = f"{time.time_ns():x}"  # PostgreSQL studies of this run get unique names
     with tempfile.TemporaryDirectory(prefix="hpprune-overhead-") as tmp:
         root = Path(tmp)
         for storage_kind in storages:
@@ -269,15 +318,23 @@ def run(
                 if storage_kind == "sqlite":
                     _populate_sqlite(template, n, steps, seed)
                 for name in pruners:
+                    if name == "hpprune+db" and storage_kind == "memory":
+                        continue
+                    if name == "hpprune+db-async" and storage_kind != "postgres":
+                        continue
                     log = root / f"audit-{storage_kind}-{n}-{name}.jsonl"
-                    pruner = _make_pruner(name, steps, log)
+                    study_name = "bench"
                     if storage_kind == "memory":
                         storage: Any = _populate_memory(n, steps, seed)
-                    else:
+                    elif storage_kind == "sqlite":
                         work = root / f"work-{n}-{name}.db"
                         shutil.copyfile(template, work)
                         storage = f"sqlite:///{work}"
-                    study = optuna.load_study(study_name="bench", storage=storage, pruner=pruner)
+                    else:
+                        storage, study_name = pg_url, f"bench-{run_tag}-{n}-{name}"
+                        _populate_rdb(str(pg_url), study_name, n, steps, seed)
+                    pruner = _make_pruner(name, steps, log, pg_url, study_name)
+                    study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner)
                     gc.collect()
                     rep, prn, first, k = _measure(study, steps, budget_s)
                     cell = Cell(storage_kind, n, name, rep, prn, first, k)
@@ -289,6 +346,26 @@ def run(
                         )
                     del study, storage
     return cells
+
+
+def commit_floor_us(url: str, durable: bool = True, n: int = 100) -> float:
+    """Median time of one one-record append to a database log (INSERT + COMMIT), µs.
+
+    The floor under any decision recorded in a database: what the database's
+    commit costs on this machine, measured next to the cells it explains.
+    """
+    from hpprune.audit.dbsink import DatabaseSink
+
+    sink = DatabaseSink(url, f"commit-floor-{time.time_ns():x}", durable=durable)
+    record = {"kind": "complete", "trial": "0", "value": 1.0}
+    sink.append([record])  # tables and connection ready
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter_ns()
+        sink.append([record])
+        times.append((time.perf_counter_ns() - t0) / 1e3)
+    sink.close()
+    return statistics.median(times)
 
 
 def table(cells: Sequence[Cell]) -> str:
@@ -309,6 +386,59 @@ def table(cells: Sequence[Cell]) -> str:
     return "\n".join(lines)
 
 
+def _markdown(
+    cells: Sequence[Cell],
+    argv: Sequence[str] | None,
+    footer: str,
+    pg_url: str | None,
+    floors: dict[str, float],
+) -> str:
+    """The generated results page: command, settings, table, and the database-log ratios."""
+    command = " ".join(["python -m hpprune.bench.overhead", *(argv or sys.argv[1:])])
+    if pg_url:
+        from hpprune.audit.dbsink import display_url
+
+        command = command.replace(pg_url, display_url(pg_url))
+    lines = [
+        "# Optuna adapter overhead per call (generated)",
+        "",
+        "Written by `python -m hpprune.bench.overhead ... --markdown FILE`; do not edit by hand.",
+        "",
+        f"- command: `{command}`",
+        f"- run: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, {footer}",
+        f"- machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f} at the end",
+        "",
+        table(cells),
+        "",
+        "Database log (`hpprune+db`: `OptunaPruner(MedianPruner(n_startup_trials=5), "
+        "log=STUDY_STORAGE)`) against the file log and Optuna's `MedianPruner` on the same "
+        "storage and study size:",
+        "",
+        "| storage | finished trials | row | `should_prune` µs (p50) | vs hpprune+log | "
+        "Median / row |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    by = {(c.storage, c.n_finished, c.pruner): c.should_prune_us for c in cells}
+    for (storage, n, pruner), us in by.items():
+        if not pruner.startswith("hpprune+db"):
+            continue
+        log = by.get((storage, n, "hpprune+log"))
+        median = by.get((storage, n, "Median"))
+        vs_log = f"{us / log:.1f}x" if log else "-"
+        vs_median = f"{median / us:.1f}x" if median else "-"
+        lines.append(f"| {storage} | {n:,} | {pruner} | {us:,.0f} | {vs_log} | {vs_median} |")
+    if floors:
+        lines += [
+            "",
+            "The floor under every recorded decision: one one-record append to a database log "
+            "(INSERT + COMMIT), median of 100, measured in the same run:",
+            "",
+            *(f"- {where}: {us:,.0f} µs" for where, us in floors.items()),
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point.
 
@@ -324,12 +454,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "versus Optuna's pruners, in memory and on SQLite.",
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
-    parser.add_argument("--storages", nargs="+", default=["memory", "sqlite"])
+    parser.add_argument("--storages", nargs="+", default=["memory", "sqlite"], choices=STORAGES)
+    parser.add_argument("--pg-url", help="PostgreSQL database for --storages postgres")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--budget-s", type=float, default=5.0)
     parser.add_argument("--pruners", nargs="+", default=list(PRUNERS))
     parser.add_argument("--quick", action="store_true", help="sizes 100 1000, 12 steps, 1 s/cell")
     parser.add_argument("--json", type=Path, help="also write the cells as JSON here")
+    parser.add_argument("--markdown", type=Path, help="also write the table and settings here")
     args = parser.parse_args(argv)
     sizes, steps, budget = args.sizes, args.steps, args.budget_s
     if args.quick:
@@ -344,12 +476,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         budget,
         args.pruners,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
+        pg_url=args.pg_url,
     )
-    print(table(cells))
-    print(
-        f"\n{steps} steps per trial; median per call; python {platform.python_version()}; "
+    footer = (
+        f"{steps} steps per trial; median per call; python {platform.python_version()}; "
         f"total {time.perf_counter() - started:.0f} s"
     )
+    floors: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="hpprune-floor-") as tmp:
+        if "sqlite" in args.storages:
+            floors["sqlite"] = commit_floor_us(f"sqlite:///{Path(tmp) / 'floor.db'}")
+        if "postgres" in args.storages:
+            floors["postgres"] = commit_floor_us(args.pg_url)
+            floors["postgres, synchronous_commit off"] = commit_floor_us(args.pg_url, False)
+    print(table(cells))
+    for where, us in floors.items():
+        print(f"one-record database append (INSERT + COMMIT) on {where}: {us:,.0f} µs")
+    print(f"\n{footer}")
+    if args.markdown is not None:
+        args.markdown.write_text(_markdown(cells, argv, footer, args.pg_url, floors))
     if args.json is not None:
         args.json.write_text(json.dumps([c.__dict__ for c in cells], indent=1))
     return 0

@@ -265,3 +265,24 @@ def test_search_loop_with_a_database_log_matches_the_file_log_and_resumes(tmp_pa
     result = again.run(n_trials=4)  # continues the study the database holds
     again.close()
     assert [t.trial_id for t in result][-4:] == ["10", "11", "12", "13"]
+
+
+def test_asynchronous_commit_is_for_postgresql_only(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="durable=False"):
+        DatabaseSink(f"sqlite:///{tmp_path / 'a.db'}", "s", durable=False)
+    with pytest.raises(TypeError, match="durable"):
+        DatabaseSink(f"sqlite:///{tmp_path / 'a.db'}", "s", durable=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+def test_asynchronous_commit_sessions_see_each_other_at_once(pg_url: str) -> None:
+    a = DatabaseSink(pg_url, "async-commit", durable=False)
+    b = DatabaseSink(pg_url, "async-commit")
+    with a.locked() as new:
+        assert list(new) == []
+        a.append([_rec(0), _rec(1)])
+    with b.locked() as new:
+        assert [r["trial"] for r in new] == ["t0", "t1"]
+    assert a._connection().exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+    a.close()
+    b.close()
