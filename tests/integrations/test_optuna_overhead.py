@@ -33,7 +33,7 @@ def test_run_measures_every_cell() -> None:
         sizes=[30], storages=["sqlite"], steps=4, budget_s=0.2, pruners=["hpprune", "Median"]
     )
     assert [(c.storage, c.pruner) for c in cells] == [
-        *(("memory", p) for p in overhead.PRUNERS),
+        *(("memory", p) for p in overhead.PRUNERS if not p.startswith("hpprune+db")),
         ("sqlite", "hpprune"),
         ("sqlite", "Median"),
     ]
@@ -45,6 +45,20 @@ def test_run_measures_every_cell() -> None:
     text = overhead.table(cells)
     assert text.count("\n") == 1 + len(cells)
     assert "| memory | 30 | hpprune | " in text and "1.0x" in text
+
+
+def test_database_log_row_and_results_page(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    code = overhead.main(
+        [
+            "--sizes", "20", "--steps", "4", "--budget-s", "0.1", "--storages", "sqlite",
+            "--pruners", "hpprune+log", "hpprune+db", "Median", "--markdown", str(page),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    text = page.read_text()
+    assert "| sqlite | 20 | hpprune+db |" in text
+    assert "- sqlite: " in text  # the commit floor measured in the same run
 
 
 def test_main_prints_a_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
