@@ -43,7 +43,7 @@ ROWS = [
     Row(("export",), log=True, output=True, json=False, direction=False),
     Row(("import", "optuna"), log=False, output=True, json=False, direction=False),
     Row(("import", "ray"), log=False, output=True, json=False, direction=True),
-    Row(("import", "log"), log=True, output=True, json=False, direction=False),
+    Row(("import", "jsonl"), log=True, output=True, json=False, direction=False),
     Row(("bench", "lcbench"), log=False, output=True, json=False, direction=True),
 ]
 

@@ -7,7 +7,7 @@
     hpprune report LOG [--study NAME] -o report.html [--budget-hours H]
     hpprune import optuna --storage URL [--study NAME] -o OUT
     hpprune import ray DIR --metric NAME --direction minimize|maximize -o OUT
-    hpprune import log LOG [--study NAME] -o OUT
+    hpprune import jsonl LOG [--study NAME] -o OUT
     hpprune export LOG [--study NAME] -o OUT
 
 ``LOG`` is a JSON Lines file or a database URL (``sqlite:///study.db``,
@@ -305,9 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Import a past study as an hpprune log (.jsonl) or curves table (.csv).",
     )
     isub = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
-    for name in ("optuna", "ray", "log"):
-        if name == "log":
-            q = isub.add_parser("log", help="copy an hpprune log (file or database) to OUT")
+    for name in ("optuna", "ray", "jsonl"):
+        if name == "jsonl":
+            q = isub.add_parser("jsonl", help="copy an hpprune log (e.g. a .jsonl file) to OUT")
             add_log(q)
             _add_copy_options(q)
             continue
@@ -413,7 +413,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         from hpprune.audit.importers import import_optuna, import_ray
         from hpprune.audit.spec import load_policy
 
-        if args.source == "log":
+        if args.source == "jsonl":
             return _copy_log(args, out)
         recorded = load_policy(args.recorded_policy) if args.recorded_policy else None
         if args.source == "optuna":

@@ -368,6 +368,21 @@ def commit_floor_us(url: str, durable: bool = True, n: int = 100) -> float:
     return statistics.median(times)
 
 
+def _pg_settings(url: str) -> str:
+    """The server settings that decide what a durable commit costs."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return ", ".join(
+                f"{name} {conn.exec_driver_sql(f'SHOW {name}').scalar()}"
+                for name in ("fsync", "synchronous_commit", "server_version")
+            )
+    finally:
+        engine.dispose()
+
+
 def table(cells: Sequence[Cell]) -> str:
     """Markdown table of the cells with ratios to our adapter (without log)."""
     lines = [
@@ -489,6 +504,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "postgres" in args.storages:
             floors["postgres"] = commit_floor_us(args.pg_url)
             floors["postgres, synchronous_commit off"] = commit_floor_us(args.pg_url, False)
+            floors = {
+                (f"postgres ({_pg_settings(args.pg_url)})" if k == "postgres" else k): v
+                for k, v in floors.items()
+            }
     print(table(cells))
     for where, us in floors.items():
         print(f"one-record database append (INSERT + COMMIT) on {where}: {us:,.0f} µs")

@@ -286,3 +286,17 @@ def test_asynchronous_commit_sessions_see_each_other_at_once(pg_url: str) -> Non
     assert a._connection().exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
     a.close()
     b.close()
+
+
+def test_cli_export_and_import_jsonl_round_trip(tmp_path: Path) -> None:
+    url, other = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    engine = hpprune.Engine(hpprune.MedianPruner(), log=url, study_name="s")
+    for step in range(3):
+        engine.report("0", step, 1.0 / (1 + step))
+    engine.complete("0")
+    out = tmp_path / "s.jsonl"
+    assert cli.main(["export", url, "-o", str(out)]) == 0
+    assert cli.main(["import", "jsonl", str(out), "-o", other, "--study", "copy"]) == 0
+    assert cli.main(["import", "jsonl", str(out), "-o", other, "--study", "copy"]) == 2
+    original, copy = read_study(url, "s"), read_study(other, "copy")
+    assert copy[0] == {**original[0], "study": "copy"} and copy[1:] == original[1:]
