@@ -174,3 +174,40 @@ def test_log_path_that_is_a_directory(
         build(tmp_path)
     assert "name a file" in str(info.value)
     assert list(tmp_path.iterdir()) == []  # nothing was written next to it
+
+
+# ------------------------------------------------ a finished trial is completed
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: hpprune.default_policy(max_step=9),
+        lambda: hpprune.HyperbandPruner(min_resource=1, max_resource=9, reduction_factor=3),
+    ],
+    ids=["default_policy(max_step=9)", "HyperbandPruner(max_resource=9)"],
+)
+def test_optuna_trial_reporting_its_last_step_is_never_pruned(
+    make: Callable[[], hpprune.Policy],
+) -> None:
+    optuna = pytest.importorskip("optuna")
+    from hpprune.integrations.optuna import OptunaPruner
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pruner = OptunaPruner(make())
+    study = optuna.create_study(
+        direction="minimize", pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=1)
+    )
+
+    def objective(trial: Any) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        value = 1.0
+        for step in range(10):  # steps 0..9: 9 is the last
+            value = x + 1.0 / (step + 1) + (0.5 * x if step == 9 else 0.0)
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    study.optimize(objective, n_trials=30)
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    assert pruned  # the policy does prune, just never at the last step
+    assert all(max(t.intermediate_values) < 9 for t in pruned)
