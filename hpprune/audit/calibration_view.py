@@ -32,6 +32,9 @@ __all__ = ["CalibrationView", "calibration_view", "reliability_bins"]
 
 N_BINS = 10
 
+MAX_TRIALS = 300
+"""Default cap on the completed trials whose records the view computes."""
+
 
 @dataclass(frozen=True)
 class CalibrationView:
@@ -45,7 +48,8 @@ class CalibrationView:
         n_trials: Completed trials they come from.
         brier: Mean squared error of the probabilities (NaN without any).
         model: Which pruner's model the probabilities come from.
-        recalibration: The map ``(a, b, n_trials)`` it learnt (``logit p' = a + b logit p``).
+        recalibration: The map ``(a, b, n_trials)`` it learnt (``logit p' = a + b
+            logit p``); None when the records were capped (see ``max_trials``).
     """
 
     bins: tuple[tuple[float, float, int, float, float], ...]
@@ -54,7 +58,7 @@ class CalibrationView:
     n_trials: int
     brier: float
     model: str = "BayesianPruner()"
-    recalibration: tuple[float, float, int] = (0.0, 1.0, 0)
+    recalibration: tuple[float, float, int] | None = (0.0, 1.0, 0)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (NaN becomes None)."""
@@ -72,7 +76,9 @@ class CalibrationView:
             "n_trials": self.n_trials,
             "brier": num(self.brier),
             "model": self.model,
-            "recalibration": {
+            "recalibration": None
+            if self.recalibration is None
+            else {
                 "a": self.recalibration[0],
                 "b": self.recalibration[1],
                 "n_trials": self.recalibration[2],
@@ -125,12 +131,18 @@ def reliability_bins(
     return tuple(bins), ece / total, sq / total
 
 
-def calibration_view(records: Iterable[Mapping[str, Any]]) -> CalibrationView:
+def calibration_view(
+    records: Iterable[Mapping[str, Any]], max_trials: int | None = MAX_TRIALS
+) -> CalibrationView:
     """The reliability of the posterior's probabilities on one log's completed trials.
 
     Args:
         records: The log's records in order (``study`` header first), as
             :func:`hpprune.audit.facts.load_records` returns them.
+        max_trials: Above this many completed trials, records come from this
+            many evenly spaced ones and the map is not computed (bounded cost
+            for large studies; see
+            :meth:`~hpprune.BayesianPruner.prequential_records`). None: all.
 
     Returns:
         The view; empty bins and NaN ECE when no completed trial gave a record.
@@ -158,17 +170,15 @@ def calibration_view(records: Iterable[Mapping[str, Any]]) -> CalibrationView:
         rows[0] = header
     engine = Engine.from_records(rows)
     model = pruner if pruner is not None else BayesianPruner()
-    recs = model.prequential_records(engine.study)
+    capped = max_trials is not None and engine.study.n_completed > max_trials
+    recs = model.prequential_records(engine.study, max_trials)
     bins, ece, brier = reliability_bins(
         [r["p_improve_raw"] for r in recs], [r["outcome"] for r in recs]
     )
-    m = model.recalibration(engine.study)
+    recal = None
+    if not capped:
+        m = model.recalibration(engine.study)
+        recal = (m.a, m.b, m.n_trials)
     return CalibrationView(
-        bins,
-        ece,
-        len(recs),
-        len({r["trial_id"] for r in recs}),
-        brier,
-        source,
-        (m.a, m.b, m.n_trials),
+        bins, ece, len(recs), len({r["trial_id"] for r in recs}), brier, source, recal
     )

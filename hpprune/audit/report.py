@@ -33,7 +33,16 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from hpprune.audit.explain import FATES, LogFacts, RecordsArg, as_facts, fmt, policy_text
+from hpprune.audit.calibration_view import calibration_view
+from hpprune.audit.explain import (
+    FATES,
+    LogFacts,
+    RecordsArg,
+    as_facts,
+    fmt,
+    load_records,
+    policy_text,
+)
 from hpprune.types import Action, Decision, jsonable
 
 __all__ = ["build_report", "write_report"]
@@ -319,10 +328,13 @@ def build_report(
         raise ValueError(f"expected a finite number > 0 for `budget_s`, got {budget_s!r}")
     if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1000:
         raise ValueError(f"expected an int >= 1000 for `max_points`, got {max_points!r}")
-    facts = as_facts(log)
+    records = None if isinstance(log, LogFacts) else load_records(log)
+    facts = as_facts(log if records is None else records)
     name = facts.study_name or "study"
     page_title = title or f"hpprune report: {name}"
     payload = _payload(facts, budget_s, max_points, page_title, space)
+    # The posterior's calibration on the study's completed trials (needs the records).
+    payload["calibration"] = None if records is None else calibration_view(records).to_dict()
     blob = json.dumps(payload, separators=(",", ":"), allow_nan=False)
     blob = blob.replace("<", "\\u003c")  # no "</script>" or "<!--" inside the data block
     # One pass over the page's own template: the inserted texts are never scanned

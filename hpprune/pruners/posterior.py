@@ -478,34 +478,45 @@ class BayesianPruner(Policy):
         done, recs = memo.recs.get(start, (0, []))
         ids = study.completed_ids
         for k in range(done, n_done):
-            if start is not None and memo.comp_pos[k] < start:
-                continue
-            curve = study.trial(ids[k])
-            final = curve.final_score
-            if final is None:
-                continue
-            for i, step in enumerate(curve.steps):
-                if not self._decides_at(curve.steps, i):
-                    continue
-                data = self._rows(memo, study, step)
-                j = bisect.bisect_left(data.order, k, 0, data.count)
-                cols, orders = self._peer_cols(memo, data, step, j, start)
-                own = cols[3, orders >= 0]
-                if not own.size:  # no earlier trial of this study: no incumbent
-                    continue
-                threshold = float(own.min()) - self.min_delta
-                fit = cm.fit(cols, self._weights(orders, k))
-                if fit is None or fit.n_eff < MIN_PEERS:
-                    continue
-                feats = cm.curve_features(curve.steps, curve.scores, step)
-                if feats is None:
-                    continue
-                loc, scale = fit.predict(feats)
-                p = float(special.stdtr(fit.dof, (threshold - loc) / scale))
-                u = float(special.stdtr(fit.dof, (final - loc) / scale))
-                recs.append((float(k), float(step), p, float(final < threshold), u))
+            if start is None or memo.comp_pos[k] >= start:
+                self._trial_records(memo, study, ids[k], k, start, recs)
         memo.recs[start] = (max(done, n_done), recs)
         return recs
+
+    def _trial_records(
+        self,
+        memo: _Memo,
+        study: StudyView,
+        tid: str,
+        k: int,
+        start: int | None,
+        out: list[tuple[float, ...]],
+    ) -> None:
+        """Append the records of the ``k``-th completed trial ``tid`` to ``out``."""
+        curve = study.trial(tid)
+        final = curve.final_score
+        if final is None:
+            return
+        for i, step in enumerate(curve.steps):
+            if not self._decides_at(curve.steps, i):
+                continue
+            data = self._rows(memo, study, step)
+            j = bisect.bisect_left(data.order, k, 0, data.count)
+            cols, orders = self._peer_cols(memo, data, step, j, start)
+            own = cols[3, orders >= 0]
+            if not own.size:  # no earlier trial of this study: no incumbent
+                continue
+            threshold = float(own.min()) - self.min_delta
+            fit = cm.fit(cols, self._weights(orders, k))
+            if fit is None or fit.n_eff < MIN_PEERS:
+                continue
+            feats = cm.curve_features(curve.steps, curve.scores, step)
+            if feats is None:
+                continue
+            loc, scale = fit.predict(feats)
+            p = float(special.stdtr(fit.dof, (threshold - loc) / scale))
+            u = float(special.stdtr(fit.dof, (final - loc) / scale))
+            out.append((float(k), float(step), p, float(final < threshold), u))
 
     def _sync(self, memo: _Memo, study: StudyView) -> None:
         """Positions of new trials, and position and final of new completions."""
@@ -729,7 +740,9 @@ class BayesianPruner(Policy):
         with self._lock:
             return self._state(self._memo(study), study).recal
 
-    def prequential_records(self, study: StudyView) -> tuple[dict[str, Any], ...]:
+    def prequential_records(
+        self, study: StudyView, max_trials: int | None = None
+    ) -> tuple[dict[str, Any], ...]:
         """What the model would have said about each completed trial, and what happened.
 
         For every completed trial and every step at which this pruner decides,
@@ -742,16 +755,29 @@ class BayesianPruner(Policy):
 
         Args:
             study: The study view.
+            max_trials: With more completed trials than this, only this many
+                evenly spaced ones give records, the model learning from every
+                trial before each (no drift restart or warm-start check):
+                bounds the cost for a large study (None: all).
 
         Returns:
             ``{"trial_id", "step", "p_improve_raw", "outcome", "pit"}`` per
             record, in completion order.
+
+        Raises:
+            ValueError: If ``max_trials`` < 1.
         """
+        ids = study.completed_ids
         with self._lock:
             memo = self._memo(study)
-            state = self._state(memo, study)
-            rows = list(self._records(memo, study, state.start))
-        ids = study.completed_ids
+            if max_trials is None or len(ids) <= validate.int_param(max_trials, "max_trials", 1):
+                state = self._state(memo, study)
+                rows = list(self._records(memo, study, state.start))
+            else:
+                self._sync(memo, study)
+                rows = []
+                for k in np.unique(np.linspace(0, len(ids) - 1, max_trials).round()).astype(int):
+                    self._trial_records(memo, study, ids[k], int(k), None, rows)
         return tuple(
             {
                 "trial_id": ids[int(k)],

@@ -72,3 +72,53 @@ def test_bad_input_is_refused() -> None:
         reliability_bins([0.1], [])
     with pytest.raises(ValueError, match="n_bins"):
         reliability_bins([0.1], [1.0], 0)
+
+
+def test_large_studies_are_capped(tmp_path: Path) -> None:
+    log = tmp_path / "study.jsonl"
+    engine = _study(BayesianPruner(n_startup_trials=3, n_keep=0, n_warmup_steps=2), log)
+    assert engine.study.n_completed > 6
+    view = calibration_view(load_records(log), max_trials=6)
+    assert 0 < view.n_trials <= 6
+    assert view.recalibration is None and view.to_dict()["recalibration"] is None
+    with pytest.raises(ValueError, match="max_trials"):
+        calibration_view(load_records(log), max_trials=0)
+
+
+# ------------------------------------------------------------- in the report
+def test_report_carries_the_calibration_picture(tmp_path: Path) -> None:
+    from hpprune.audit.facts import fold_log
+    from hpprune.audit.report import build_report
+
+    log = tmp_path / "study.jsonl"
+    _study(BayesianPruner(n_startup_trials=3, n_keep=0, n_warmup_steps=2), log)
+    html = build_report(log)
+    data = _data_block(html)
+    assert data["calibration"] == calibration_view(load_records(log)).to_dict()
+    assert data["calibration"]["n"] > 20
+    assert 'id="hp-calibration"' in html
+    # Built from already folded facts there are no records to recompute from.
+    folded = _data_block(build_report(fold_log(log)))
+    assert folded["calibration"] is None
+
+
+def _data_block(html: str) -> dict[str, object]:
+    import json
+    import re
+
+    m = re.search(r'<script type="application/json" id="hp-data">(.*?)</script>', html, re.S)
+    assert m is not None
+    return json.loads(m.group(1))  # type: ignore[no-any-return]
+
+
+@pytest.mark.browser
+def test_calibration_section_renders_in_headless_chromium(tmp_path: Path) -> None:
+    from hpprune.audit.report import write_report
+    from tests.audit.test_report import _check_page, _need_chromium
+
+    binary = _need_chromium()
+    log = tmp_path / "study.jsonl"
+    _study(BayesianPruner(n_startup_trials=3, n_keep=0, n_warmup_steps=2), log)
+    page = write_report(log, tmp_path / "report.html")
+    dom, _ = _check_page(binary, tmp_path, page)
+    assert "ECE " in dom and "completed trials (model: the study's BayesianPruner)" in dom

@@ -442,6 +442,46 @@ function drawCompute() {
   note.textContent = text;
 }
 
+// ------------------------------------------------------------ calibration
+function drawCalibration() {
+  var c = setup(document.getElementById("hp-calibration"), 300), g = c.g;
+  var cal = D.calibration, note = document.getElementById("hp-calibration-note");
+  if (!cal || !cal.n) {
+    message(c, cal ? "No completed trial gave a prediction yet."
+      : "Not available: the report was built from already folded facts.");
+    note.textContent = "";
+    return;
+  }
+  var side = Math.max(120, Math.min(c.w - 84, c.h - 52));
+  var box = {l: 64, r: 64 + side, t: 12, b: 12 + side};
+  var X = Scale(0, 1, box.l, box.r, false), Y = Scale(0, 1, box.b, box.t, false);
+  axes(g, box, X, Y, "predicted P(final beats the incumbent)", "observed frequency");
+  g.strokeStyle = "#9aa3b2";
+  g.setLineDash([4, 4]);
+  line(g, X(0), Y(0), X(1), Y(1));
+  g.setLineDash([]);
+  var most = 1;
+  cal.bins.forEach(function (b) { most = Math.max(most, b.n); });
+  g.fillStyle = COLOR.completed;
+  cal.bins.forEach(function (b) {
+    if (!b.n) return;
+    g.beginPath();
+    g.arc(X(b.mean_p), Y(b.observed), 3 + 9 * Math.sqrt(b.n / most), 0, 2 * Math.PI);
+    g.fill();
+  });
+  var text = "ECE " + fmt(cal.ece) + " over " + cal.n + " predictions of " + cal.n_trials +
+    " completed trials (model: " + cal.model + "). Each dot is a bin of the probabilities " +
+    "the model gives at the pruner's decision steps when fitted on the trials completed " +
+    "before (dot area = count); the diagonal is perfect calibration. Only completed trials " +
+    "have an outcome, so this is conditional on completing.";
+  if (cal.recalibration && cal.recalibration.n_trials) {
+    text += " The pruner recalibrates with logit p' = " + fmt(cal.recalibration.a) + " + " +
+      fmt(cal.recalibration.b) + " logit p (learnt from " + cal.recalibration.n_trials +
+      " trials).";
+  }
+  note.textContent = text;
+}
+
 // ----------------------------------------------------------------- tables
 var COLS = [
   ["id", "trial", false], ["fate", "fate", false], ["n", "reports", true],
@@ -778,7 +818,9 @@ function survivors() {
     "<thead><tr><th>#</th><th>trial</th><th>final</th><th>last step</th><th>compute</th>" +
     "<th>params</th></tr></thead><tbody>" + rows.join("") + "</tbody></table></div>";
 }
-function drawAll() { drawCurves(); drawStops(); drawReasons(); drawCompute(); drawParams(); }
+function drawAll() {
+  drawCurves(); drawStops(); drawReasons(); drawCompute(); drawCalibration(); drawParams();
+}
 yRange = computeRange();
 legend();
 bindHover();
