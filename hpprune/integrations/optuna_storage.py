@@ -189,6 +189,12 @@ class RDBWatcher:
         table = models.TrialModel.__table__
         quote = backend.engine.dialect.identifier_preparer.quote
         self._engine = backend.engine
+        # PostgreSQL (psycopg2): a connection of our own in autocommit mode, so a read is
+        # one round trip (no BEGIN/ROLLBACK); the storage's pooled connections stay untouched.
+        self._own = backend.engine.dialect.name == "postgresql" and (
+            backend.engine.dialect.driver == "psycopg2"
+        )
+        self._connect_args = dict(getattr(backend, "engine_kwargs", {}).get("connect_args", {}))
         self._trials = quote(str(table.name))
         self._cols = {c: quote(c) for c in _COLUMNS}
         self._hi = -1
@@ -218,7 +224,24 @@ class RDBWatcher:
     def _connection(self) -> Any:
         if self._conn is None or self._pid != os.getpid():
             # A forked child never touches its parent's connection.
-            self._conn, self._pid = self._engine.raw_connection(), os.getpid()
+            if self._own:
+                import psycopg2
+
+                url = self._engine.url
+                conn = psycopg2.connect(
+                    **{
+                        k: v
+                        for k, v in url.translate_connect_args(
+                            username="user", database="dbname"
+                        ).items()
+                    },
+                    **dict(url.query),
+                    **self._connect_args,
+                )
+                conn.autocommit = True
+            else:
+                conn = self._engine.raw_connection()
+            self._conn, self._pid = conn, os.getpid()
         return self._conn
 
     def _query(self, study_id: int) -> list[Any]:
@@ -232,13 +255,14 @@ class RDBWatcher:
                     rows = list(cur.fetchall())
                 finally:
                     cur.close()
-                conn.rollback()  # end the read transaction some drivers open
+                if not self._own:
+                    conn.rollback()  # end the read transaction some drivers open
                 return rows
             except Exception:
                 # A dropped connection: take a fresh one once, then give up.
                 self._conn = None
                 with contextlib.suppress(Exception):
-                    conn.invalidate()
+                    conn.close() if self._own else conn.invalidate()
                 if attempt:
                     raise
         return []  # pragma: no cover - the loop returns or raises

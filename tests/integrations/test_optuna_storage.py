@@ -38,17 +38,19 @@ def _value(number: int, step: int) -> float:
     return 1.0 / (1 + step) + 0.07 * ((number * 7) % 11) + 0.01 * math.sin(number + step)
 
 
-def _run(tmp_path: Path, tag: str) -> dict[str, Any]:
-    """Two pruners on one SQLite study, three trials open at a time, one external trial a round."""
-    url = f"sqlite:///{tmp_path / f'{tag}.db'}"
+def _run(tmp_path: Path, tag: str, url: str | None = None) -> dict[str, Any]:
+    """Two pruners on one study (SQLite unless ``url``), three trials open at a time, one
+    external trial a round."""
+    url = url or f"sqlite:///{tmp_path / f'{tag}.db'}"
+    study_name = f"w-{tag}-{tmp_path.name}"
     storage = optuna.storages.RDBStorage(url)
     policy = hpprune.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
     pruners = [
         OptunaPruner(policy, log=tmp_path / f"{tag}-{i}.jsonl", wall_time=False) for i in range(2)
     ]
     studies = [
-        optuna.create_study(storage=storage, study_name="w", pruner=pruners[0]),
-        optuna.load_study(storage=storage, study_name="w", pruner=pruners[1]),
+        optuna.create_study(storage=storage, study_name=study_name, pruner=pruners[0]),
+        optuna.load_study(storage=storage, study_name=study_name, pruner=pruners[1]),
     ]
     answers: dict[int, list[bool]] = {}
     for rnd in range(N_ROUNDS):
@@ -103,6 +105,18 @@ def test_forced_fallback_makes_the_same_decisions(
     with pytest.warns(RuntimeWarning, match="public storage API"):
         slow = _run(tmp_path, "slow")
     assert all(isinstance(w, PublicWatcher) for w in slow["watchers"])
+    _same(fast, slow)
+
+
+@pytest.mark.postgres
+def test_postgres_fast_path_and_public_api_agree(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = _run(tmp_path, "pgfast", pg_url)
+    assert all(isinstance(w, RDBWatcher) and not w.fell_back for w in fast["watchers"])
+    monkeypatch.setattr(optuna_storage.optuna, "__version__", "99.0.0")
+    with pytest.warns(RuntimeWarning, match="public storage API"):
+        slow = _run(tmp_path, "pgslow", pg_url)
     _same(fast, slow)
 
 
