@@ -99,3 +99,14 @@ def test_pruner_learns_a_map_and_applies_it_everywhere() -> None:
 def test_bad_recalibrate_parameter_is_named() -> None:
     with pytest.raises(TypeError, match="recalibrate"):
         BayesianPruner(recalibrate=1)  # type: ignore[arg-type]
+
+
+def test_logs_of_earlier_versions_keep_their_meaning() -> None:
+    from hpprune import policy_from_dict
+
+    old = {"type": "hpprune.pruners.posterior.BayesianPruner", "params": {"alpha": 0.1}}
+    rebuilt = policy_from_dict(old)
+    assert isinstance(rebuilt, BayesianPruner)
+    assert rebuilt.recalibrate is False and rebuilt.warm_check is None
+    new = BayesianPruner(alpha=0.1)
+    assert policy_from_dict(new.to_dict()).to_dict() == new.to_dict()

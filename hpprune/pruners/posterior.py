@@ -326,6 +326,25 @@ class BayesianPruner(Policy):
         }
 
     @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> BayesianPruner:
+        """Rebuild from :meth:`params` output, also as written by earlier versions.
+
+        A log written before recalibration and the warm-start check existed
+        names no ``recalibrate``/``warm_check``: it meant neither, so those
+        default to off here (a new pruner built in code has both on).
+
+        Args:
+            params: The recorded parameters.
+
+        Returns:
+            The pruner.
+        """
+        kwargs = dict(params)
+        kwargs.setdefault("recalibrate", False)
+        kwargs.setdefault("warm_check", None)
+        return cls(**kwargs)
+
+    @classmethod
     def from_logs(
         cls,
         paths: Iterable[str | os.PathLike[str]],
