@@ -1,6 +1,7 @@
 """The candidate search behind :func:`hpprune.default_policy`.
 
-``python -m hpprune.bench.candidates --source lcbench -o FILE.json`` runs :class:`hpprune.FreezeThawPruner` settings (the default and the
+``python -m hpprune.bench.candidates --source lcbench -o FILE.json`` runs
+:class:`hpprune.FreezeThawPruner` settings (the default and the
 alternatives it was chosen over) through the benchmark's own simulator, adapter
 (:class:`~hpprune.bench.methods.HpprunePolicyMethod`) and metrics, on the same
 streams as ``hpprune bench``, beside no pruning, and writes one JSON document
