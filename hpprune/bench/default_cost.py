@@ -89,6 +89,19 @@ def measure(n_trials: int, n_steps: int, n_timed: int, seed: int = 0) -> dict[st
     }
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """A small Markdown table of a measurement."""
+    return (
+        f"`{result['command']}` — `{result['policy']}`, {result['n_trials']} trials, "
+        f"at least {result['paused_while_timing_min']} paused while timing\n\n"
+        "| what | p50 µs | p90 µs | timed |\n|---|---|---|---|\n"
+        f"| decision (`Engine.report`) | {result['decision_us_p50']:.0f} "
+        f"| {result['decision_us_p90']:.0f} | {result['n_decisions_timed']} |\n"
+        f"| what runs next (`choose_next`) | {result['choose_next_us_p50']:.0f} "
+        f"| {result['choose_next_us_p90']:.0f} | {result['n_choices_timed']} |\n"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: print (and optionally write) the measurements."""
     parser = argparse.ArgumentParser(prog="python -m hpprune.bench.default_cost")
@@ -111,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hpprune.audit.cli import write_text
 
         write_text(Path(args.output), text + "\n")
+        write_text(Path(args.output.removesuffix(".json") + ".md"), markdown(result))
     return 0
 
 
