@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from hpprune.pruners.base import Policy, find_policy
 from hpprune.types import Action, Decision, Reason, TrialState
 
 if TYPE_CHECKING:
     from hpprune.curves import StudyView
-    from hpprune.pruners.base import Policy
 
 #: Rule name of a resume chosen without a scheduler in the policy tree.
 RULE = "next_trial"
@@ -55,13 +55,8 @@ class Scheduler(Protocol):
 
 def find_scheduler(policy: Policy) -> Scheduler | None:
     """The first :class:`Scheduler` in ``policy``'s tree (depth first, in order), or None."""
-    if isinstance(policy, Scheduler):
-        return policy
-    for child in policy.children():
-        found = find_scheduler(child)
-        if found is not None:
-            return found
-    return None
+    found = find_policy(policy, lambda p: isinstance(p, Scheduler))
+    return found if isinstance(found, Scheduler) else None
 
 
 def choose_next(policy: Policy, study: StudyView, can_start: bool = True) -> NextTrial:

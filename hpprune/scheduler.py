@@ -29,7 +29,7 @@ import numpy as np
 from hpprune import validate
 from hpprune.curves import StudyView, TrialCurve
 from hpprune.next_trial import NextTrial
-from hpprune.pruners.base import Policy, as_policy, policy_from_dict
+from hpprune.pruners.base import Policy, as_policy, find_policy, policy_from_dict
 from hpprune.types import Action, Decision, Reason, TrialState, cont, stop
 
 RULE = "ResourceScheduler"
@@ -504,10 +504,4 @@ class _UserScaleModel:
 
 def _find_predictor(policy: Policy) -> Any:
     """The first policy in a composition tree with a ``predict`` method."""
-    if callable(getattr(policy, "predict", None)):
-        return policy
-    for child in policy.children():
-        found = _find_predictor(child)
-        if found is not None:
-            return found
-    return None
+    return find_policy(policy, lambda p: callable(getattr(p, "predict", None)))

@@ -12,7 +12,7 @@ import hashlib
 import importlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hpprune.curves import StudyView, TrialCurve
@@ -148,6 +148,20 @@ def import_policy_class(type_name: str) -> type[Policy]:
     if not (isinstance(obj, type) and issubclass(obj, Policy)):
         raise ValueError(f"policy type {type_name!r} is not an hpprune Policy")
     return obj
+
+
+def find_policy(policy: Policy, match: Callable[[Policy], bool]) -> Policy | None:
+    """The first policy in ``policy``'s composition tree (depth first, in order) that matches.
+
+    The tree is ``policy`` and, recursively, its :meth:`Policy.children`.
+    """
+    if match(policy):
+        return policy
+    for child in policy.children():
+        found = find_policy(child, match)
+        if found is not None:
+            return found
+    return None
 
 
 def as_policy(value: object, field_name: str = "policy") -> Policy:
