@@ -21,7 +21,8 @@ def test_render_replaces_a_block_and_check_reports_a_stale_page(tmp_path: Path) 
     assert docs.main([str(tmp_path), "--check"]) == 1
     assert docs.main([str(tmp_path)]) == 0
     assert page.read_text() == (
-        "intro\n<!-- generated: results/t.md -->\n#### Title\n| a | b |\n<!-- end generated -->\nend\n"
+        "intro\n<!-- generated: results/t.md -->\n#### Title\n| a | b |\n"
+        "<!-- end generated -->\nend\n"
     )
     assert docs.main([str(tmp_path), "--check"]) == 0
 
