@@ -377,6 +377,7 @@ def test_demo_short_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_full_demo_stops_a_third_with_evidence(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The demo's default (freeze-thaw) halts a third of the trials, by stopping or pausing."""
     pytest.importorskip("sklearn")
     log = tmp_path / "hpprune-demo.jsonl"
     t0 = time.monotonic()
@@ -385,21 +386,28 @@ def test_full_demo_stops_a_third_with_evidence(
     assert code == 0, err
     assert wall < 180
     records = list(read_log(log))
-    stops = {
-        r["trial"]: r["decision"]
-        for r in records
-        if r["kind"] == "report" and r["decision"]["action"] == "stop"
-    }
+    halted: dict[str, dict[str, object]] = {}  # trial -> the decision that left it halted
+    for r in records:
+        if r["kind"] == "complete":
+            halted.pop(r["trial"], None)
+        elif r["kind"] in ("report", "decision"):
+            d = r["decision"]
+            if d["action"] in ("stop", "pause"):
+                halted[r["trial"]] = d
+            elif r["trial"] in halted and halted[r["trial"]]["action"] != "stop":
+                halted.pop(r["trial"])  # resumed (or reported again after a pause)
     n_trials = sum(1 for r in records if r["kind"] == "trial")
     assert n_trials == 40
-    assert len(stops) >= n_trials / 3
-    for d in stops.values():
+    assert len(halted) >= n_trials / 3
+    for d in halted.values():
         assert d["reason"] and d["evidence"]
-    assert f"stopped {len(stops)} of 40 trials" in out
+    n_stop = sum(1 for d in halted.values() if d["action"] == "stop")
+    assert f"stopped {n_stop} and paused {len(halted) - n_stop} of 40 trials" in out
     code, out, err = run(["explain", str(log)], capsys)
     assert code == 0, err
-    for tid in stops:
-        assert f"trial {tid} stopped at step" in out
+    for tid, d in halted.items():
+        verb = "stopped" if d["action"] == "stop" else "paused"
+        assert f"trial {tid} {verb} at step" in out
     assert_replay_gives_identical_decisions(log)
 
 
