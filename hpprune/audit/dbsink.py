@@ -74,6 +74,7 @@ SCHEMA_TABLE = "hpprune_schema"
 TABLE_VERSION = 1
 """Version of the table layout this module writes and reads."""
 _MAX_STUDY = 512
+_CHUNK_ROWS = 1000  # rows per INSERT statement (PostgreSQL path)
 
 _metadata = sa.MetaData()
 _events = sa.Table(
@@ -149,6 +150,9 @@ class DatabaseSink(LogSink):
         self._display = display_url(url)
         self._dialect = parsed.get_backend_name()
         self._driver = parsed.get_driver_name()
+        # PostgreSQL with psycopg2: the driver runs in autocommit mode and this sink sends
+        # BEGIN with the lock and COMMIT with the inserts, two round trips per transaction.
+        self._manual = self._dialect == "postgresql" and self._driver == "psycopg2"
         self._prefetched: list[tuple[Any, Any]] | None = None  # read with the lock (PostgreSQL)
         if not durable and self._dialect != "postgresql":
             raise ValueError(
@@ -178,6 +182,8 @@ class DatabaseSink(LogSink):
             connect_args = dict(kwargs.pop("connect_args", {}))
             connect_args.setdefault("timeout", 600.0)  # wait for the write lock, do not fail
             kwargs["connect_args"] = connect_args
+        elif self._manual:  # we send BEGIN and COMMIT ourselves (see _commit)
+            kwargs["isolation_level"] = "AUTOCOMMIT"
         elif self._dialect == "postgresql":
             kwargs.setdefault("isolation_level", "READ COMMITTED")
         engine = sa.create_engine(self.url, **kwargs)
@@ -288,11 +294,15 @@ class DatabaseSink(LogSink):
         sees every record its previous holder committed.
         """
         key = _lock_key(self.study)
-        if not prefetch or self._driver != "psycopg2":
+        if not self._manual:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
             return None
+        begin = f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({int(key)})"
+        if not prefetch:
+            conn.exec_driver_sql(begin)
+            return None
         sql = (
-            f"SELECT pg_advisory_xact_lock({int(key)}); "
+            f"{begin}; "
             f"SELECT seq, record FROM {EVENTS_TABLE} WHERE study = %(study)s "
             f"AND seq > {int(self._seen)} ORDER BY seq"
         )
@@ -311,6 +321,33 @@ class DatabaseSink(LogSink):
             else:  # pragma: no cover - we never store blank rows
                 out.append((int(seq), {}))
         return out
+
+    def _commit(self, conn: Connection) -> None:
+        """Insert the pending records and commit (PostgreSQL: the last INSERT and COMMIT
+        travel in one message; an error in the INSERT skips the COMMIT)."""
+        if not self._manual:
+            self._send_pending(conn)
+            conn.commit()
+            return
+        lines, self._pending = self._pending, []
+        first = self._seen + 1
+        for start in range(0, max(len(lines), 1), _CHUNK_ROWS):
+            chunk = lines[start : start + _CHUNK_ROWS]
+            last = start + _CHUNK_ROWS >= len(lines)
+            params: dict[str, Any] = {"study": self.study}
+            values = []
+            for i, line in enumerate(chunk):
+                params[f"r{i}"] = line.rstrip(b"\n").decode()
+                values.append(f"(%(study)s, {int(first + start + i)}, %(r{i})s)")
+            sql = (
+                f"INSERT INTO {EVENTS_TABLE} (study, seq, record) VALUES {', '.join(values)}"
+                if values
+                else ""
+            )
+            if last:
+                sql = f"{sql}; COMMIT" if sql else "COMMIT"
+            conn.exec_driver_sql(sql, params if values else None)
+        self._seen += len(lines)
 
     def _send_pending(self, conn: Connection) -> None:
         if self._pending:
@@ -362,13 +399,14 @@ class DatabaseSink(LogSink):
         seen, unseen = self._seen, list(self._unseen)
         try:
             yield conn
-            self._send_pending(conn)
-            conn.commit()
+            self._commit(conn)
         except BaseException as exc:
             # Nothing of this transaction stays: neither rows nor cursor moves.
             self._seen, self._unseen = seen, unseen
             self._pending.clear()
             try:
+                if self._manual:
+                    conn.exec_driver_sql("ROLLBACK")
                 conn.rollback()
             except Exception:
                 self._drop_connection()
