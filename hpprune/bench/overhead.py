@@ -427,8 +427,11 @@ def _markdown(
         table(cells),
         "",
         "Database log (`hpprune+db`: `OptunaPruner(MedianPruner(n_startup_trials=5), "
-        "log=STUDY_STORAGE)`) against the file log and Optuna's `MedianPruner` on the same "
-        "storage and study size:",
+        "log=STUDY_STORAGE)`, durable commits; `hpprune+db-async`: the same with "
+        "`log=DatabaseSink(URL, study, durable=False)`, PostgreSQL's `synchronous_commit = off` "
+        "for the sink's session) against the file log (`hpprune+log`) and Optuna's "
+        "`MedianPruner` on the same storage and study size. Medians of the `should_prune` calls "
+        "of one new trial (p50):",
         "",
         "| storage | finished trials | row | `should_prune` µs (p50) | vs hpprune+log | "
         "Median / row |",
