@@ -39,6 +39,7 @@ import numpy as np
 from hpprune.audit.cli import add_direction
 from hpprune.bench.methods import MethodSpec, select_methods
 from hpprune.bench.metrics import CHECKPOINTS, RunSummary, aggregate, summarize_runs
+from hpprune.bench.scenario import fmt_mean_se, jsonable
 from hpprune.bench.simulator import Stream, parse_budget, simulate
 from hpprune.bench.sources import CurveSet
 
@@ -320,12 +321,12 @@ def run_benchmark(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, An
     doc = {"protocol": protocol, "methods": methods}
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(_jsonable(doc), indent=1) + "\n")
+    (out / "results.json").write_text(json.dumps(jsonable(doc), indent=1) + "\n")
     with (out / "runs.jsonl").open("w") as fh:
         for s in summaries:
             row = asdict(s)
             del row["curve"]
-            fh.write(json.dumps(_jsonable(row)) + "\n")
+            fh.write(json.dumps(jsonable(row)) + "\n")
     (out / "summary.md").write_text(summary_markdown(doc))
     from hpprune.bench.plot import plot_regret
 
@@ -406,29 +407,6 @@ def _protocol(
     }
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        f = float(x)
-        return f if math.isfinite(f) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    return x
-
-
-def _fmt(mean: float | None, se: float | None, digits: int = 3) -> str:
-    if mean is None:
-        return "—"
-    if se is None or se == 0:
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {se:.{digits}f}"
-
-
 def summary_markdown(doc: dict[str, Any]) -> str:
     """The ``summary.md`` tables (one per worker setting), each with how its rows compare.
 
@@ -468,9 +446,12 @@ def summary_markdown(doc: dict[str, Any]) -> str:
             cells = [
                 e["method"],
                 "—" if sp is None else f"{sp:.2f}x",
-                *(_fmt(e["regret_at"][str(f)], e["regret_at_se"][str(f)]) for f in CHECKPOINTS),
-                _fmt(e["p_discard_best"], e["p_discard_best_se"], 2),
-                _fmt(e["steps_saved"], e["steps_saved_se"], 2),
+                *(
+                    fmt_mean_se(e["regret_at"][str(f)], e["regret_at_se"][str(f)])
+                    for f in CHECKPOINTS
+                ),
+                fmt_mean_se(e["p_discard_best"], e["p_discard_best_se"], 2),
+                fmt_mean_se(e["steps_saved"], e["steps_saved_se"], 2),
                 "—" if e["decision_us_p50"] is None else f"{e['decision_us_p50']:.0f}",
                 "—" if e.get("mean_rank") is None else f"{e['mean_rank']:.1f}",
             ]

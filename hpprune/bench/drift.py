@@ -48,6 +48,7 @@ from hpprune.bench.metrics import CHECKPOINTS, RunSummary, aggregate, mean_se, s
 from hpprune.bench.scenario import (
     base_protocol,
     check_common,
+    fmt_mean_se,
     run_units,
     save_figure,
     scenario_main,
@@ -425,12 +426,6 @@ def parse_stream(name: str, data_dir: str | None = None) -> tuple[str, str, bool
     return pre, post, warp
 
 
-def _fmt(mean: float | None, se: float | None) -> str:
-    if mean is None:
-        return "—"
-    return f"{mean:.3f}" if not se else f"{mean:.3f} ± {se:.3f}"
-
-
 def summary_markdown(doc: dict[str, Any]) -> str:
     """The ``summary.md`` of a drift results document."""
     proto = doc["protocol"]
@@ -458,12 +453,12 @@ def summary_markdown(doc: dict[str, Any]) -> str:
             if e is None:
                 continue
             lines.append(
-                f"| {name} | {_fmt(e['regret_before_shift'], e['regret_before_shift_se'])} "
-                f"| {_fmt(e['regret_after_shift'], e['regret_after_shift_se'])} "
-                f"| {_fmt(e['regret_at']['0.1'], e['regret_at_se']['0.1'])} "
-                f"| {_fmt(e['regret_at']['0.25'], e['regret_at_se']['0.25'])} "
-                f"| {_fmt(e['regret_at']['1.0'], e['regret_at_se']['1.0'])} "
-                f"| {_fmt(e['p_discard_best'], e['p_discard_best_se'])} |"
+                f"| {name} | {fmt_mean_se(e['regret_before_shift'], e['regret_before_shift_se'])} "
+                f"| {fmt_mean_se(e['regret_after_shift'], e['regret_after_shift_se'])} "
+                f"| {fmt_mean_se(e['regret_at']['0.1'], e['regret_at_se']['0.1'])} "
+                f"| {fmt_mean_se(e['regret_at']['0.25'], e['regret_at_se']['0.25'])} "
+                f"| {fmt_mean_se(e['regret_at']['1.0'], e['regret_at_se']['1.0'])} "
+                f"| {fmt_mean_se(e['p_discard_best'], e['p_discard_best_se'])} |"
             )
         lines.append("")
         s, d = methods.get(f"{STATIC}@w{w}"), methods.get(f"{DRIFT}@w{w}")
@@ -495,11 +490,13 @@ def summary_markdown(doc: dict[str, Any]) -> str:
                 det = d.get("detections", {}).get(t, {})
                 off = det.get("refit_from_minus_shift_median")
                 label = f"{t} (control)" if det.get("control") else t
+                cells = [
+                    fmt_mean_se(row[f"regret_{when}_shift"], row[f"regret_{when}_shift_se"])
+                    for when in ("after", "before")
+                    for row in (a, b)
+                ]
                 lines.append(
-                    f"| {label} | {_fmt(a['regret_after_shift'], a['regret_after_shift_se'])} "
-                    f"| {_fmt(b['regret_after_shift'], b['regret_after_shift_se'])} "
-                    f"| {_fmt(a['regret_before_shift'], a['regret_before_shift_se'])} "
-                    f"| {_fmt(b['regret_before_shift'], b['regret_before_shift_se'])} "
+                    f"| {label} | {' | '.join(cells)} "
                     f"| {det.get('runs_with_detection', '—')}/{det.get('runs', '—')} "
                     f"| {'—' if off is None else f'{off:+.0f}'} |"
                 )

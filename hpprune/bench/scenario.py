@@ -29,6 +29,7 @@ import numpy as np
 
 __all__ = [
     "atomic_write_text",
+    "fmt_mean_se",
     "base_protocol",
     "jsonable",
     "run_units",
@@ -138,6 +139,15 @@ def jsonable(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         return jsonable(x.tolist())
     return x
+
+
+def fmt_mean_se(mean: float | None, se: float | None, digits: int = 3) -> str:
+    """``mean ± se`` for tables (``—`` for a missing mean, no ``±`` for a zero or missing se)."""
+    if mean is None:
+        return "—"
+    if se is None or se == 0:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
 def _temp_path(path: Path) -> Path:

@@ -42,6 +42,7 @@ from hpprune.bench.metrics import CHECKPOINTS, RunSummary, aggregate, summarize_
 from hpprune.bench.scenario import (
     base_protocol,
     check_common,
+    fmt_mean_se,
     run_units,
     save_figure,
     scenario_main,
@@ -288,12 +289,6 @@ def _median(values: Sequence[float | int | None]) -> float | None:
     return float(np.median(vals)) if vals else None
 
 
-def _fmt(x: float | None, se: float | None = None) -> str:
-    if x is None:
-        return "—"
-    return f"{x:.3f}" if not se else f"{x:.3f} ± {se:.3f}"
-
-
 def summary_markdown(doc: dict[str, Any]) -> str:
     """The ``summary.md`` of a transfer results document."""
     proto = doc["protocol"]
@@ -330,10 +325,10 @@ def summary_markdown(doc: dict[str, Any]) -> str:
             cells = [p, kind]
             for f in ("0.1", "0.25", "1.0"):
                 cells += [
-                    _fmt(c["regret_at"][f], c["regret_at_se"][f]),
-                    _fmt(m["regret_at"][f], m["regret_at_se"][f]),
+                    fmt_mean_se(c["regret_at"][f], c["regret_at_se"][f]),
+                    fmt_mean_se(m["regret_at"][f], m["regret_at_se"][f]),
                 ]
-            cells += [_fmt(m["p_discard_best"], m["p_discard_best_se"]), drop]
+            cells += [fmt_mean_se(m["p_discard_best"], m["p_discard_best_se"]), drop]
             lines.append("| " + " | ".join(cells) + " |")
             if kind == "related":
                 ok = (
