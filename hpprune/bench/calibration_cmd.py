@@ -25,6 +25,7 @@ reliability tables), ``summary.md`` and ``reliability.png``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -270,7 +271,7 @@ def run_calibration(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, 
         "reliability_raw": reliability_raw,
         "per_task": per_task,
     }
-    out = Path(args.out)
+    out = Path(args.output)
     write_outputs(out, doc, summary_markdown(doc))
     plot_reliability(doc, out / "reliability.png")
     return doc
@@ -363,4 +364,5 @@ def plot_reliability(doc: dict[str, Any], path: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hpprune bench calibration``."""
     parser = scenario_parser("calibration", __doc__.split("\n\n")[0] if __doc__ else "")
-    return scenario_main("calibration", parser, run_calibration, argv, "reliability.png")
+    args = list(sys.argv[1:] if argv is None else argv)
+    return scenario_main("bench calibration", parser, run_calibration, args, "reliability.png")

@@ -39,7 +39,7 @@ import numpy as np
 from hpprune.audit.cli import add_direction
 from hpprune.bench.methods import MethodSpec, select_methods
 from hpprune.bench.metrics import CHECKPOINTS, RunSummary, aggregate, summarize_runs
-from hpprune.bench.scenario import fmt_mean_se, jsonable
+from hpprune.bench.scenario import fmt_mean_se, jsonable, scenario_main
 from hpprune.bench.simulator import Stream, parse_budget, simulate
 from hpprune.bench.sources import CurveSet
 
@@ -528,16 +528,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, why in skipped.items():
             print(f"{name:28s} skipped   {why}")
         return 0
-    args = parser.parse_args(args_list)
-    if not args.output:
-        parser.error("the following argument is required: -o/--output")
-    try:
-        doc = run_benchmark(args, args_list)
-    except (ValueError, FileNotFoundError, ImportError) as exc:
-        print(f"hpprune bench: error: {exc}", file=sys.stderr)
-        return 2
-    print(
-        f"wrote {Path(args.output) / 'results.json'}, summary.md, regret.png "
-        f"({doc['protocol']['wall_seconds']} s)"
-    )
-    return 0
+    return scenario_main("bench", parser, run_benchmark, args_list, "regret.png")

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -396,7 +397,7 @@ def run_drift(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         "methods": methods,
         "runs": [{"stream": o.stream, "seed": o.seed, "shift": o.shift} for o in outs],
     }
-    out = Path(args.out)
+    out = Path(args.output)
     write_outputs(out, doc, summary_markdown(doc))
     plot_shift(doc, out / "regret_after_shift.png")
     return doc
@@ -536,4 +537,5 @@ def plot_shift(doc: dict[str, Any], path: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hpprune bench drift``."""
     parser = scenario_parser("drift", "Streams whose behaviour changes mid-study.")
-    return scenario_main("drift", parser, run_drift, argv, "regret_after_shift.png")
+    args = list(sys.argv[1:] if argv is None else argv)
+    return scenario_main("bench drift", parser, run_drift, args, "regret_after_shift.png")

@@ -61,7 +61,7 @@ def scenario_parser(name: str, description: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--jobs", type=int, default=None, help="parallel processes (default: 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("-o", "--output", "--out", dest="out", help="output directory")
+    p.add_argument("-o", "--output", "--out", dest="output", help="output directory")
     return p
 
 
@@ -194,31 +194,30 @@ def scenario_main(
     name: str,
     parser: argparse.ArgumentParser,
     run: Callable[[argparse.Namespace, Sequence[str]], dict[str, Any]],
-    argv: Sequence[str] | None,
+    argv: Sequence[str],
     png: str,
 ) -> int:
-    """Parse, run and report one scenario; errors exit 2 with a message, no traceback.
+    """Parse, run and report one benchmark command; errors exit 2 with a message, no traceback.
 
     Args:
-        name: Subcommand name.
-        parser: Its parser.
+        name: Command name after ``hpprune`` (``bench`` or ``bench calibration``...).
+        parser: Its parser (the output directory in ``output``).
         run: ``run(args, argv)`` writes the outputs and returns ``results.json``'s document.
-        argv: Arguments after ``bench <name>`` (default ``sys.argv[1:]``).
+        argv: The command's arguments.
         png: File name of the picture (for the closing message).
 
     Returns:
         0 on success, 2 for invalid options or data.
     """
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(args_list)
-    if not args.out:
+    args = parser.parse_args(list(argv))
+    if not args.output:
         parser.error("the following argument is required: -o/--output")
     try:
-        doc = run(args, args_list)
+        doc = run(args, argv)
     except (ValueError, FileNotFoundError, ImportError) as exc:
-        print(f"hpprune bench {name}: error: {exc}", file=sys.stderr)
+        print(f"hpprune {name}: error: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out)
+    out = Path(args.output)
     print(f"wrote {out / 'results.json'}, summary.md, {png} ({doc['protocol']['wall_seconds']} s)")
     return 0
 

@@ -29,6 +29,7 @@ Writes ``results.json`` (``methods`` rows with ``regret_at``, ``speedup``,
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -278,7 +279,7 @@ def run_transfer(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any
         "methods": methods,
         "runs": [{"pair": o.pair, "seed": o.seed, "warm": o.warm} for o in outs],
     }
-    out = Path(args.out)
+    out = Path(args.output)
     write_outputs(out, doc, summary_markdown(doc))
     plot_transfer(doc, out / "transfer.png")
     return doc
@@ -386,4 +387,5 @@ def plot_transfer(doc: dict[str, Any], path: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hpprune bench transfer``."""
     parser = scenario_parser("transfer", "Warm start from an earlier study's audit log.")
-    return scenario_main("transfer", parser, run_transfer, argv, "transfer.png")
+    args = list(sys.argv[1:] if argv is None else argv)
+    return scenario_main("bench transfer", parser, run_transfer, args, "transfer.png")
