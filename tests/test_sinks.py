@@ -142,9 +142,12 @@ def test_file_sink_failed_batch_is_cut_back_and_can_be_retried(tmp_path: Path) -
     assert [r["trial"] for r in records] == ["small"] + [f"t{i}" for i in range(50)]
 
 
-def _counter(path: str, n: int) -> None:
-    """Read every new record, then append one that states how many it has seen."""
-    sink = FileSink(path)
+def _counter(path: str, n: int, study: str | None = None) -> None:
+    """Read every new record, then append one that states how many it has seen.
+
+    ``path`` may be a database URL (then ``study`` names the study).
+    """
+    sink = open_sink(path, study=study)
     seen = 0
     for _ in range(n):
         with sink.locked() as new:

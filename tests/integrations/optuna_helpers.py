@@ -37,7 +37,7 @@ class Replay:
     values: dict[str, dict[int, float | None]] = field(default_factory=dict)
 
 
-def replay(path: Path) -> Replay:
+def replay(path: Path | list[dict[str, Any]]) -> Replay:
     """Re-decide every decided report of ``path`` with a fresh engine, in log order.
 
     Ingested reports (folded in from storage without a decision) are folded the
@@ -45,7 +45,7 @@ def replay(path: Path) -> Replay:
     engine's public API. Every re-made decision is compared with the recorded
     one, evidence included.
     """
-    records = list(hpprune.read_log(path))
+    records = list(hpprune.read_log(path)) if isinstance(path, Path) else path
     header = records[0]
     assert header["kind"] == "study"
     engine = hpprune.Engine(

@@ -31,6 +31,7 @@ from hpprune.audit.records import LogFormatError
 from hpprune.audit.sinks import FileSink, open_sink
 from hpprune.integrations.optuna import STUDY_STORAGE, OptunaPruner
 from tests.test_sinks import (  # noqa: F401 - collected here with this module's `sink`
+    _counter,
     _rec,
     test_a_bad_batch_writes_nothing,
     test_append_then_read_gives_decoded_records,
@@ -93,18 +94,6 @@ def test_an_exception_inside_locked_writes_nothing(
     s.close()
 
 
-def _counter(url: str, name: str, n: int) -> None:
-    """Read every new record, then append one that states how many it has seen."""
-    sink = DatabaseSink(url, name)
-    seen = 0
-    for _ in range(n):
-        with sink.locked() as new:
-            seen += sum(1 for _ in new)
-            sink.append([{"kind": "complete", "trial": "c", "seen": seen}])
-            seen += 1
-    sink.close()
-
-
 @pytest.mark.slow
 def test_fold_decide_append_is_atomic_across_processes(
     db_url: str, request: pytest.FixtureRequest
@@ -112,7 +101,7 @@ def test_fold_decide_append_is_atomic_across_processes(
     name = _study(request)
     DatabaseSink(db_url, name).close()
     ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=_counter, args=(db_url, name, 60)) for _ in range(4)]
+    procs = [ctx.Process(target=_counter, args=(db_url, 60, name)) for _ in range(4)]
     for proc in procs:
         proc.start()
     for proc in procs:

@@ -22,7 +22,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import optuna
 import pytest
@@ -31,8 +30,7 @@ import hpprune
 from hpprune import cli
 from hpprune.audit.dbsink import DatabaseSink, read_study
 from hpprune.integrations.optuna import STUDY_STORAGE
-from hpprune.types import Reason
-from tests.integrations.optuna_helpers import Replay, num
+from tests.integrations.optuna_helpers import replay
 from tests.integrations.optuna_worker import open_storage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,34 +39,6 @@ POLICY = hpprune.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
 N_WORKERS, TRIALS, STEPS = 4, 6, 8
 KILL_AFTER_REPORTS = 30
 TIMEOUT_S = 300.0
-
-
-def _replay(records: list[dict[str, Any]]) -> Replay:
-    """Re-decide every decided report with a fresh engine, in log order (evidence included)."""
-    header = records[0]
-    engine = hpprune.Engine(
-        hpprune.policy_from_dict(header["policy"]),
-        header["direction"],
-        non_finite=header["non_finite"],
-    )
-    out = Replay(engine)
-    for rec in records[1:]:
-        kind, tid = rec["kind"], rec.get("trial")
-        if kind == "report":
-            out.values.setdefault(tid, {})[rec["step"]] = num(rec["value"])
-            if rec["decision"]["reason"] == Reason.INGESTED:
-                engine.apply_record(rec)
-                continue
-            got = engine.report(tid, rec["step"], num(rec["value"]), elapsed_s=rec.get("elapsed"))
-            have = hpprune.types.jsonable(got.to_dict(with_evidence=got.action.value != "continue"))
-            out.n_decided += 1
-            if have != rec["decision"]:
-                out.mismatches.append((rec, have))
-            if got.action.value == "stop":
-                out.stops[tid] = have
-        else:
-            engine.apply_record(rec)
-    return out
 
 
 def _run(url: str, log: str, study_name: str, tmp_path: Path) -> None:
@@ -120,7 +90,7 @@ def _run(url: str, log: str, study_name: str, tmp_path: Path) -> None:
     study = optuna.load_study(study_name=study_name, storage=storage)
     records = read_study(url, study_name)
     assert records[0]["kind"] == "study" and records[0]["study"] == study_name
-    rep = _replay(records)
+    rep = replay(records)
     assert rep.mismatches == [], rep.mismatches[:3]
     trials = study.get_trials(deepcopy=False)
     running = [t for t in trials if t.state == TrialState.RUNNING]
