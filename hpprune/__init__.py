@@ -14,7 +14,15 @@ from hpprune.defaults import conservative_policy, default_policy
 from hpprune.engine import Engine
 from hpprune.loop import LoopResult, LoopTrial, SearchLoop, TrialRecord
 from hpprune.next_trial import NextTrial, choose_next
-from hpprune.pruners.base import AllOf, AnyOf, NoPruning, Policy, policy_from_dict, policy_hash
+from hpprune.pruners.base import (
+    AllOf,
+    AnyOf,
+    NoPruning,
+    Policy,
+    policy_from_dict,
+    policy_hash,
+    register_policy,
+)
 from hpprune.pruners.freeze_thaw import FreezeThawPruner
 from hpprune.pruners.guards import (
     KeepDiverse,
@@ -78,5 +86,6 @@ __all__ = [
     "policy_from_dict",
     "policy_hash",
     "read_log",
+    "register_policy",
     "space",
 ]

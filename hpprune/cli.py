@@ -258,8 +258,8 @@ def _json(data: object) -> str:
 
 def _emit(text: str, args: argparse.Namespace, out: TextIO) -> None:
     try:
-        emit(text, args.output, out)
-    except OSError as exc:
+        emit(text, args.output, out, [args.log])
+    except (OSError, ValueError) as exc:
         raise CliError(f"argument -o/--output: cannot write {args.output}: {exc}") from None
 
 

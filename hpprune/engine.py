@@ -22,8 +22,20 @@ import numpy as np
 
 from hpprune import validate
 from hpprune.audit.log import read_log
-from hpprune.audit.records import LogFormatError
-from hpprune.audit.sinks import LogSink, SinkArg, is_url, open_sink
+from hpprune.audit.records import (
+    CompleteRecord,
+    DecisionRecord,
+    FailRecord,
+    Fold,
+    LogFormatError,
+    Record,
+    ReportRecord,
+    StaleRecord,
+    StudyRecord,
+    TrialRecord,
+    decode_record,
+)
+from hpprune.audit.sinks import FileSink, LogSink, SinkArg, is_url, open_sink
 from hpprune.curves import StudyView, TrialCurve
 from hpprune.pruners.base import (
     Policy,
@@ -46,15 +58,6 @@ def _version() -> str:
     return __version__
 
 
-def _to_float(x: Any) -> float | None:
-    """Decode a value written by :func:`hpprune.types.jsonable`."""
-    if x is None:
-        return None
-    if isinstance(x, str):
-        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[x]
-    return float(x)
-
-
 class Engine:
     """Runs a policy over a stream of reports and records every decision.
 
@@ -64,8 +67,10 @@ class Engine:
             policies only see canonical lower-is-better scores.
         log: Path of a JSON Lines audit log, a
             :class:`~hpprune.audit.sinks.LogSink`, or None for no log. An empty
-            or new log gets a ``study`` header; a log that already has one must
-            have been written for the same policy. A database URL
+            or new log gets a ``study`` header. A log that already has records
+            is continued exactly as :meth:`from_log` would (open means resume);
+            it must have been written for the same policy, direction,
+            ``non_finite`` mode and study name. A database URL
             (``"postgresql+psycopg2://user@host/db"``, ``"sqlite:///s.db"``)
             keeps the log in the table ``hpprune_events`` there, under
             ``study_name`` (required then; see :mod:`hpprune.audit.dbsink`).
@@ -77,7 +82,9 @@ class Engine:
     Raises:
         TypeError: If ``policy`` is not a Policy or ``log`` is not a path.
         ValueError: If ``direction`` or ``non_finite`` is unknown, or the log
-            belongs to another policy or direction.
+            belongs to another policy, direction, non-finite mode or study.
+        LogFormatError: If the log is not an hpprune log or is malformed
+            (nothing is written to it).
     """
 
     def __init__(
@@ -101,15 +108,31 @@ class Engine:
         self._last_seen: dict[str, float] = {}
         self._warned_late: set[str] = set()
         self._log: LogSink | None = None
-        if log is not None:
-            sink = open_sink(log, study=study_name)
-            with sink.locked() as records:
-                existing = next(records, None)
-                if existing is None:
-                    sink.append([self.header()])
-            if existing is not None:
-                self._check_header(existing, sink.name)
-            self._log = sink
+        self._fold = Fold()
+        header = self.header()
+        if log is None:
+            self._fold.advance(decode_record(header))
+            return
+        sink = open_sink(log, study=study_name)
+        self._fold = Fold(sink.name)
+        with sink.locked():
+            records = sink.read()  # the whole log, under the lock: open means resume
+            first = next(records, None)
+            if first is None:
+                if isinstance(sink, FileSink) and sink.path.exists() and sink.path.stat().st_size:
+                    raise LogFormatError(
+                        f"{sink.name} is not an hpprune log (no line is a study record); "
+                        "refusing to write to it"
+                    )
+                sink.append([header])
+                self._fold.advance(decode_record(header))
+            else:
+                rec = self._fold.accept(first, 1, _unit(sink))
+                if not isinstance(rec, StudyRecord):  # pragma: no cover - accept() refuses
+                    raise LogFormatError(f"{sink.name} does not start with a study record")
+                self._check_header(rec, sink.name)
+                self._fold_all(records, 2, _unit(sink))
+        self._log = sink
 
     # ------------------------------------------------------------ properties
     @property
@@ -140,23 +163,63 @@ class Engine:
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
 
-    def _check_header(self, header: Mapping[str, Any], where: str) -> None:
-        if header.get("kind") != "study":
-            raise ValueError(f"log {where} does not start with a study record")
-        if header.get("policy_hash") != policy_hash(self.policy):
+    def _check_header(self, header: StudyRecord, where: str) -> None:
+        if header.policy_hash != policy_hash(self.policy):
             raise ValueError(
-                f"log {where} was written for policy {header.get('policy')}, "
+                f"log {where} was written for policy {header.policy}, "
                 f"not {self.policy.to_dict()}; use another log file or Engine.from_log"
             )
-        if header.get("direction") != self.direction.value:
+        for key, theirs, mine in (
+            ("direction", header.direction.value, self.direction.value),
+            ("non_finite", header.non_finite, self.non_finite),
+        ):
+            if theirs != mine:
+                raise ValueError(f"log {where} has {key} {theirs!r}, not {mine!r}")
+        if self.study_name is None:
+            self.study_name = header.study
+        elif header.study != self.study_name:
             raise ValueError(
-                f"log {where} has direction {header.get('direction')!r}, "
-                f"not {self.direction.value!r}"
+                f"log {where} belongs to study {header.study!r}, not {self.study_name!r}; "
+                "use one log per study"
             )
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def _fold_all(self, records: Iterable[Mapping[str, Any]], start: int, unit: str) -> None:
+        """Fold log records into the state (bulk mode: pools sorted once, no cyclic GC)."""
+        # A fold allocates millions of long-lived objects: the cyclic GC would
+        # rescan them again and again (a third of the time), and the pools are
+        # sorted once at the end instead of at every point.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        self._view._begin_bulk()
+        try:
+            accept = self._fold.accept
+            apply = self._apply_record
+            for n, raw in enumerate(records, start):
+                rec = accept(raw, n, unit)
+                if rec is not None:
+                    apply(rec)
+        finally:
+            self._view._end_bulk()
+            if gc_was_enabled:
+                gc.enable()
+
+    def _commit(self, rec: Record) -> None:
+        """Write ``rec`` to the log (if any) and move the fold past it.
+
+        Raises:
+            OSError: If the write fails; nothing was written.
+        """
         if self._log is not None:
-            self._log.append([record])
+            self._log.append([rec.to_dict()])
+        self._fold.advance(rec)
+
+    def _rebuild_from_log(self) -> None:
+        """After a failed write: go back to exactly what the log holds."""
+        if self._log is None:  # pragma: no cover - only writes fail
+            return
+        fresh = Engine.from_records(self._log.read(), self.policy)
+        for name in ("_view", "_history", "_last", "_last_value", "_final", "_fold"):
+            setattr(self, name, getattr(fresh, name))
 
     # --------------------------------------------------------------- queries
     def state(self, trial_id: object) -> TrialState:
@@ -215,9 +278,9 @@ class Engine:
         if params is not None and not isinstance(params, Mapping):
             raise TypeError(f"expected a mapping for `params`, got {type(params).__name__}")
         clean = validate.any_jsonable(dict(params or {}), "params")
-        self._add(tid, clean)
         if clean:
-            self._write({"kind": "trial", "trial": tid, "params": clean})
+            self._commit(TrialRecord(tid, clean))  # write-ahead: the log first
+        self._add(tid, clean)
         return tid
 
     def _add(self, tid: str, params: Mapping[str, Any] | None) -> TrialCurve:
@@ -297,16 +360,14 @@ class Engine:
             curve = self._add(tid, None)
         late = s < curve.last_step
         decision = self._observe(curve, s, x, e, r, late=late)
+        try:
+            self._commit(ReportRecord(tid, s, x, e, r, decision, late))
+        except BaseException:
+            # The decision needed the new point in the pools; the log did not take it:
+            # go back to the state the log holds, so the same call can be retried.
+            self._rebuild_from_log()
+            raise
         self._last_seen[tid] = time.monotonic()
-        rec: dict[str, Any] = {"kind": "report", "trial": tid, "step": s, "value": x}
-        if late:
-            rec["late"] = True
-        if e is not None:
-            rec["elapsed"] = e
-        if r:
-            rec["resources"] = r
-        rec["decision"] = decision.to_dict(with_evidence=decision.action is not Action.CONTINUE)
-        self._write(rec)
         return decision
 
     def _observe(
@@ -454,8 +515,8 @@ class Engine:
             raise ValueError(
                 f"trial {curve.trial_id!r} is already {curve.state.value}; cannot complete it"
             )
+        self._commit(CompleteRecord(curve.trial_id, x))
         self._complete(curve, x)
-        self._write({"kind": "complete", "trial": curve.trial_id, "value": x})
 
     def _complete(self, curve: TrialCurve, x: float | None) -> None:
         if x is None:
@@ -476,8 +537,8 @@ class Engine:
             raise ValueError(
                 f"trial {curve.trial_id!r} is already {curve.state.value}; cannot fail it"
             )
+        self._commit(FailRecord(curve.trial_id, str(reason)))
         curve.state = TrialState.FAILED
-        self._write({"kind": "fail", "trial": curve.trial_id, "reason": str(reason)})
 
     def decide_external(self, trial_id: object, decision: Decision) -> Decision:
         """Record a decision made outside a report (scheduler pause/resume/stop).
@@ -498,8 +559,8 @@ class Engine:
         if curve.state.is_finished:
             raise ValueError(f"trial {curve.trial_id!r} is {curve.state.value}")
         bound = decision.bind(curve.trial_id, curve.last_step)
+        self._commit(DecisionRecord(curve.trial_id, bound))
         self._apply(curve, bound)
-        self._write({"kind": "decision", "trial": curve.trial_id, "decision": bound.to_dict()})
         return bound
 
     def mark_stale(self, trial_id: object) -> None:
@@ -513,8 +574,8 @@ class Engine:
         """
         curve = self._curve(trial_id)
         if curve.state is TrialState.RUNNING:
+            self._commit(StaleRecord(curve.trial_id))
             self._view._set_stale(curve, True)
-            self._write({"kind": "stale", "trial": curve.trial_id})
 
     def mark_stale_trials(self, stale_after_s: float, now: float | None = None) -> list[str]:
         """Mark running trials silent for more than ``stale_after_s`` seconds as stale.
@@ -548,57 +609,56 @@ class Engine:
 
     # --------------------------------------------------------------- restore
     def apply_record(self, record: Mapping[str, Any]) -> None:
-        """Fold one log record into the state without writing anything.
+        """Fold one log record (e.g. another worker's) into the state, writing nothing.
+
+        The record is decoded and checked by the log's one fold
+        (:class:`hpprune.audit.records.Fold`), as :meth:`from_log` does.
 
         Raises:
-            ValueError: If the record is malformed.
+            LogFormatError: If the record is malformed or cannot come here.
         """
-        kind = record.get("kind")
-        try:
-            if kind == "study":
-                return
-            tid = record["trial"]
-            if tid not in self._view:
-                tid = validate.trial_id(tid, "trial")
-            if kind == "trial":
-                if tid not in self._view:
-                    self._add(tid, record.get("params"))
-                return
-            curve = self._view.trial(tid) if tid in self._view else self._add(tid, None)
-            if kind == "report" and record.get("late"):
+        self._n_applied = getattr(self, "_n_applied", 0) + 1
+        rec = self._fold.accept(record, self._n_applied)
+        if rec is not None:
+            self._apply_record(rec)
+
+    def apply(self, record: Record) -> None:
+        """Fold one typed record (see :mod:`hpprune.audit.records`), writing nothing.
+
+        Raises:
+            LogFormatError: If the record cannot come here.
+        """
+        self._n_applied = getattr(self, "_n_applied", 0) + 1
+        if self._fold.place(record, self._n_applied):
+            self._apply_record(record)
+
+    def _apply_record(self, rec: Record) -> None:
+        if isinstance(rec, StudyRecord):
+            return
+        tid = rec.trial
+        view = self._view
+        if isinstance(rec, TrialRecord):
+            if tid not in view:
+                self._add(tid, rec.params)
+            return
+        curve = view.trial(tid) if tid in view else self._add(tid, None)
+        if isinstance(rec, ReportRecord):
+            if rec.late:
                 self._observe(
-                    curve,
-                    validate.step(record["step"]),
-                    _to_float(record.get("value")),
-                    validate.elapsed(_to_float(record.get("elapsed")), "elapsed"),
-                    None,
-                    recorded=Decision.from_dict(record["decision"]),
-                    late=True,
+                    curve, rec.step, rec.value, rec.elapsed, None, recorded=rec.decision, late=True
                 )
-            elif kind == "report":
-                dec = Decision.from_dict(record["decision"])
-                self._observe(
-                    curve,
-                    validate.step(record["step"]),
-                    _to_float(record.get("value")),
-                    validate.elapsed(_to_float(record.get("elapsed")), "elapsed"),
-                    validate.resources(record.get("resources")),
-                    recorded=dec,
-                )
-            elif kind == "decision":
-                self._apply(curve, Decision.from_dict(record["decision"]))
-            elif kind == "complete":
-                self._complete(curve, _to_float(record.get("value")))
-            elif kind == "fail":
-                curve.state = TrialState.FAILED
-            elif kind == "stale":
-                self._view._set_stale(curve, True)
             else:
-                raise ValueError(f"unknown record kind {kind!r}")
-        except LogFormatError:
-            raise
-        except (KeyError, TypeError, ValueError) as exc:  # e.g. an unknown action or a bad step
-            raise LogFormatError(f"malformed {kind!r} record: {exc}") from None
+                self._observe(
+                    curve, rec.step, rec.value, rec.elapsed, rec.resources, recorded=rec.decision
+                )
+        elif isinstance(rec, DecisionRecord):
+            self._apply(curve, rec.decision)
+        elif isinstance(rec, CompleteRecord):
+            self._complete(curve, rec.value)
+        elif isinstance(rec, FailRecord):
+            curve.state = TrialState.FAILED
+        else:
+            self._view._set_stale(curve, True)
 
     @classmethod
     def from_records(
@@ -606,39 +666,50 @@ class Engine:
         records: Iterable[Mapping[str, Any]],
         policy: Policy | None = None,
         log: LogArg = None,
+        *,
+        where: str = "<records>",
+        unit: str = "record",
     ) -> Engine:
-        """Rebuild an engine from log records (see :meth:`from_log`)."""
+        """Rebuild an engine from log records (see :meth:`from_log`).
+
+        Args:
+            records: The records, header first.
+            policy: Optional policy; must equal the recorded one.
+            log: Where later records go (nothing is read from it).
+            where: The records' name, for messages.
+            unit: What messages count (``"record"`` or ``"line"``).
+
+        Returns:
+            The engine.
+
+        Raises:
+            LogFormatError: If the records are not a valid log.
+            ValueError: If ``policy`` differs from the recorded one.
+        """
         it = iter(records)
-        header = next(it, None)
-        if header is None or header.get("kind") != "study":
-            raise LogFormatError("the log does not start with a study record")
-        pol = policy if policy is not None else policy_from_dict(header["policy"])
-        if policy is not None and policy_hash(policy) != header.get("policy_hash"):
+        fold = Fold(where)
+        first = next(it, None)
+        if first is None:
+            raise LogFormatError(f"{where}: not an hpprune log: it has no study record")
+        header = fold.accept(first, 1, unit)
+        if not isinstance(header, StudyRecord):  # pragma: no cover - accept() refuses
+            raise LogFormatError(f"{where}: the log does not start with a study record")
+        pol = policy if policy is not None else policy_from_dict(header.policy)
+        if policy is not None and policy_hash(policy) != header.policy_hash:
             raise ValueError(
                 "`policy` differs from the one recorded in the log; use hpprune.audit.replay "
                 "to evaluate another policy"
             )
         engine = cls(
             pol,
-            direction=header.get("direction", "minimize"),
-            non_finite=header.get("non_finite", "stop"),
-            study_name=header.get("study"),
+            direction=header.direction,
+            non_finite=header.non_finite,
+            study_name=header.study,
         )
-        # A fold allocates millions of long-lived objects: the cyclic GC would
-        # rescan them again and again (a third of the time), and the pools are
-        # sorted once at the end instead of at every point.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        engine._view._begin_bulk()
-        try:
-            for record in it:
-                engine.apply_record(record)
-        finally:
-            engine._view._end_bulk()
-            if gc_was_enabled:
-                gc.enable()
+        engine._fold = fold
+        engine._fold_all(it, 2, unit)
         if log is not None:
-            engine._log = open_sink(log, study=header.get("study"))
+            engine._log = open_sink(log, study=header.study)
         return engine
 
     @classmethod
@@ -674,7 +745,13 @@ class Engine:
             records = read_log(path, study=study)
             return cls.from_records(records, policy, log=path if resume_logging else None)
         p = Path(path)
-        return cls.from_records(read_log(p), policy, log=p if resume_logging else None)
+        return cls.from_records(
+            read_log(p), policy, log=p if resume_logging else None, where=str(p), unit="line"
+        )
+
+
+def _unit(sink: LogSink) -> str:
+    return "line" if isinstance(sink, FileSink) else "record"
 
 
 def _same(a: float | None, b: float | None) -> bool:

@@ -6,6 +6,7 @@ with a message that names the field and the value received.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from numbers import Integral, Real
@@ -16,6 +17,8 @@ MAX_STEP = 2**53 - 1
 
 MAX_ID_LENGTH = 512
 """Longest accepted trial id, in characters."""
+
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")  # what str.splitlines splits on
 
 
 def trial_id(value: object, field: str = "trial_id") -> str:
@@ -34,8 +37,17 @@ def trial_id(value: object, field: str = "trial_id") -> str:
         raise ValueError(
             f"`{field}` is {len(text)} characters long; at most {MAX_ID_LENGTH} are accepted"
         )
-    if "\n" in text or "\x00" in text:
-        raise ValueError(f"`{field}` must not contain newlines or NUL characters")
+    if len(text.splitlines()) > 1 or text[-1] in _LINE_BREAKS or "\x00" in text:
+        raise ValueError(
+            f"`{field}` must not contain line breaks (\\n, \\r, \\u2028, ...) or NUL "
+            f"characters, got {text!r}"
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"`{field}` must be valid Unicode text (no lone surrogates), got {text!r}"
+        ) from None
     return text
 
 
@@ -83,7 +95,12 @@ def metric(value: object, field: str = "value") -> float | None:
             raise TypeError(f"expected a number for `{field}`, got a bool ({value!r})")
     if not isinstance(value, Real):
         raise TypeError(f"expected a number (or None) for `{field}`, got {type(value).__name__}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(
+            f"`{field}` is too large for a float (got an int of {value.bit_length()} bits)"  # type: ignore[attr-defined]
+        ) from None
 
 
 def elapsed(value: object, field: str = "elapsed_s") -> float | None:
@@ -168,7 +185,10 @@ def float_param(
     """
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"expected a number for `{field}`, got {value!r}")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:
+        raise ValueError(f"`{field}` is too large for a float, got an int of that size") from None
     ok_low = x >= low if low_inclusive else x > low
     ok_high = x <= high if high_inclusive else x < high
     if not math.isfinite(x) or not ok_low or not ok_high:
@@ -187,6 +207,18 @@ def any_jsonable(value: Any, field: str) -> Any:
     from hpprune.types import jsonable
 
     try:
-        return jsonable(value)
+        out = jsonable(value)
     except TypeError as exc:
         raise TypeError(f"`{field}` cannot be written to the audit log: {exc}") from None
+    except RecursionError:
+        raise ValueError(
+            f"`{field}` cannot be written to the audit log: it refers to itself or is "
+            "nested too deeply"
+        ) from None
+    try:
+        json.dumps(out, allow_nan=False)
+    except (ValueError, OverflowError) as exc:  # e.g. a 5000-digit int
+        raise ValueError(f"`{field}` cannot be written to the audit log: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"`{field}` is nested too deeply for the audit log") from None
+    return out

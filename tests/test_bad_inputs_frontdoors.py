@@ -195,7 +195,7 @@ LOOP_INIT_ROWS: list[tuple[str, dict[str, Any], Any, type[BaseException], str]] 
     ("log is a directory", {"log": "DIR"}, None, IsADirectoryError, "`log`"),
     ("log of a newer schema", {}, _newer_log, LogFormatError, "schema_version 2"),
     ("log that is not hpprune's", {}, _junk_log, LogFormatError, "study record"),
-    ("log with a bad action", {}, _bad_decision_log, LogFormatError, "malformed 'report'"),
+    ("log with a bad action", {}, _bad_decision_log, LogFormatError, "decision.action"),
 ]
 
 
@@ -333,8 +333,8 @@ CLI_ROWS: list[CliRow] = [
     CliRow("explain: no study record", ("explain", "{HEADLESS}"), 2, "argument LOG"),
     CliRow("summary: newer record", ("summary", "{NEWER}"), 2, "schema_version 99"),
     CliRow("explain: newer header", ("explain", "{NEWERHEAD}"), 2, "schema_version 2"),
-    CliRow("explain: unknown action", ("explain", "{BADACTION}"), 2, "malformed 'report'"),
-    CliRow("summary: step not an int", ("summary", "{BADSTEP}"), 2, "malformed 'report'"),
+    CliRow("explain: unknown action", ("explain", "{BADACTION}"), 2, "decision.action"),
+    CliRow("summary: step not an int", ("summary", "{BADSTEP}"), 2, "line 2: expected an int"),
     CliRow("summary: a directory", ("summary", "{DIR}"), 2, "argument LOG"),
     CliRow("explain: torn header only", ("explain", "{TORNHEAD}"), 2, "argument LOG"),
     CliRow("explain: empty --trial", ("explain", "{GOOD}", "--trial", ""), 2, "--trial"),
@@ -343,7 +343,7 @@ CLI_ROWS: list[CliRow] = [
     CliRow("replay: missing file", ("replay", "{MISSING}"), 2, "missing.jsonl"),
     CliRow("replay: empty file", ("replay", "{EMPTY}"), 2, "study record"),
     CliRow("replay: newer record", ("replay", "{NEWER}"), 2, "schema_version 99"),
-    CliRow("replay: unknown action", ("replay", "{BADACTION}"), 2, "malformed 'report'"),
+    CliRow("replay: unknown action", ("replay", "{BADACTION}"), 2, "decision.action"),
     CliRow("replay: unknown policy", ("replay", "{GOOD}", "--policy", "nosuch"), 2, "nosuch"),
     CliRow(
         "replay: bad policy parameter",

@@ -29,12 +29,12 @@ import json
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from hpprune.audit.log import LogFormatError, read_log
+from hpprune.audit.outputs import check_not_input, sqlite_path, write_text
 from hpprune.audit.sinks import is_url
 
 __all__ = [
@@ -179,48 +179,25 @@ def log_name(log: str) -> str:
     return display_url(log)
 
 
-def write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (a temporary file in the same folder is renamed).
-
-    Args:
-        path: Destination; its parent folders are created.
-        text: The content (UTF-8).
-
-    Returns:
-        The path written.
-
-    Raises:
-        IsADirectoryError: If ``path`` is a directory.
-        OSError: If the file cannot be written.
-    """
-    target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(f"{target} is a directory; give a file name")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide a result file from other users
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def emit(text: str, output: str | None, out: TextIO) -> None:
-    """Print ``text``, or write it to ``output`` and say so.
+def emit(
+    text: str, output: str | None, out: TextIO, inputs: Sequence[str | os.PathLike[str]] = ()
+) -> None:
+    """Print ``text``, or write it to ``output`` (atomically) and say so.
 
     Args:
         text: The result, ending without a newline.
         output: File to write, or None to print to ``out``.
         out: The stream results are printed on.
+        inputs: The command's input files, which ``output`` must not be.
+
+    Raises:
+        ValueError: If ``output`` is one of ``inputs``.
+        OSError: If it cannot be written (no partial file is left).
     """
     if output is None:
         out.write(text + "\n")
         return
-    path = write_text(output, text + "\n")
+    path = write_text(output, text + "\n", inputs=inputs)
     out.write(f"wrote {path}\n")
 
 
@@ -371,14 +348,19 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             log_name=log_name(args.log),
         )
         text = _json_text(res.to_dict()) if args.json else res.table(max_rows=args.rows)
-        emit(text, args.output, out)
+        emit(text, args.output, out, [args.log])
         return 0
     if args.command == "backtest":
         from hpprune.audit.replay import backtest
 
         logs = [load_log(log, args.study) for log in args.logs]
         bt = backtest(logs, args.policy, non_finite=args.non_finite)
-        emit(_json_text(bt.to_dict()) if args.json else bt.table(), args.output, out)
+        emit(
+            _json_text(bt.to_dict()) if args.json else bt.table(),
+            args.output,
+            out,
+            [log for log in args.logs if not is_url(log)],
+        )
         if args.max_discard_rate is not None:
             worst = [
                 (pol, agg["discard_rate"])
@@ -416,9 +398,15 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         if args.source == "jsonl":
             return _copy_log(args, out)
         recorded = load_policy(args.recorded_policy) if args.recorded_policy else None
+        inputs: list[str | os.PathLike[str]] = []
         if args.source == "optuna":
+            db = sqlite_path(args.storage)
+            inputs = [db] if db is not None else []
+            check_not_input(args.output, inputs)  # before reading anything
             records = import_optuna(args.storage, args.study, policy=recorded)
         else:
+            inputs = [args.dir]
+            check_not_input(args.output, inputs)
             records = import_ray(
                 args.dir,
                 args.metric,
@@ -427,7 +415,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                 max_step=args.max_step,
                 policy=recorded,
             )
-        _write(records, args, out)
+        _write(records, args, out, inputs=inputs)
         return 0
     if args.command == "export":
         return _copy_log(args, out)
@@ -438,7 +426,8 @@ def _copy_log(args: argparse.Namespace, out: TextIO) -> int:
     from hpprune.audit.explain import load_records
 
     records = load_records(load_log(args.log, args.study))
-    _write(records, args, out, study=getattr(args, "study", None))
+    inputs = [] if is_url(args.log) else [args.log]
+    _write(records, args, out, study=getattr(args, "study", None), inputs=inputs)
     return 0
 
 
@@ -448,11 +437,12 @@ def _write(
     out: TextIO,
     *,
     study: str | None = None,
+    inputs: Sequence[str | os.PathLike[str]] = (),
 ) -> None:
     from hpprune.audit.importers import write_output
 
     target, fmt = write_output(
-        records, args.output, fmt=args.format, overwrite=args.force, study=study
+        records, args.output, fmt=args.format, overwrite=args.force, study=study, inputs=inputs
     )
     n_trials = len({r["trial"] for r in records if "trial" in r})
     what = "curves table" if fmt == "curves" else "log"

@@ -15,12 +15,23 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hpprune.audit.log import LogFormatError, read_log
+from hpprune.audit.records import (
+    CompleteRecord,
+    DecisionRecord,
+    FailRecord,
+    Record,
+    ReportRecord,
+    StudyRecord,
+    TrialRecord,
+    decode_number,
+    fold_records,
+)
 from hpprune.types import Action, Decision, Direction, Reason, jsonable
 
 __all__ = [
@@ -30,11 +41,13 @@ __all__ = [
     "TrialFacts",
     "as_facts",
     "decode_number",
+    "facts_of",
     "find_budget_s",
     "fold_log",
     "load_records",
     "summary_dict",
     "trial_facts",
+    "typed_records",
 ]
 
 FATES = ("completed", "stopped", "paused", "failed", "stale", "running")
@@ -46,18 +59,23 @@ _BUDGET_SECONDS_KEYS = ("budget_s", "compute_budget_s", "total_budget_s", "budge
 _BUDGET_HOURS_KEYS = ("budget_hours", "compute_budget_hours", "total_budget_hours", "budget_h")
 
 
-def decode_number(x: Any) -> float | None:
-    """Decode a number written by :func:`hpprune.types.jsonable` (None stays None)."""
-    if x is None:
-        return None
-    if isinstance(x, str):
-        table = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-        if x in table:
-            return table[x]
-        raise LogFormatError(f"expected a number, got {x!r}")
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise LogFormatError(f"expected a number, got {x!r}")
-    return float(x)
+def typed_records(log: RecordsArg) -> Iterator[Record]:
+    """The typed records of a log file or of its records, through the log's one fold.
+
+    Args:
+        log: A JSON Lines log path, or its records (header first).
+
+    Yields:
+        The accepted records, header first (see :mod:`hpprune.audit.records`
+        for what is accepted, skipped with a warning, or rejected).
+
+    Raises:
+        FileNotFoundError: If the path does not exist.
+        LogFormatError: If the log is not a valid hpprune log.
+    """
+    if isinstance(log, (str, os.PathLike)):
+        return fold_records(read_log(Path(log)), Path(log), unit="line")
+    return fold_records(log)
 
 
 @dataclass
@@ -293,12 +311,27 @@ def fold_log(log: RecordsArg) -> LogFacts:
 
     Non-finite reported values are kept as NaN/±inf in ``values``.
     """
-    records = read_log(Path(log)) if isinstance(log, (str, os.PathLike)) else iter(log)
+    return facts_of(typed_records(log))
+
+
+def facts_of(typed: Iterable[Record]) -> LogFacts:
+    """:class:`LogFacts` of records already through the fold (see :func:`typed_records`).
+
+    Args:
+        typed: The accepted records, header first.
+
+    Returns:
+        The facts.
+
+    Raises:
+        LogFormatError: If there is no header.
+    """
+    records = iter(typed)
     header_rec = next(records, None)
-    if header_rec is None or header_rec.get("kind") != "study":
+    if not isinstance(header_rec, StudyRecord):  # pragma: no cover - the fold refuses
         raise LogFormatError("the log does not start with a study record")
-    header = dict(header_rec)
-    direction = Direction.parse(header.get("direction", "minimize"))
+    header = dict(header_rec.raw)
+    direction = header_rec.direction
     trials: dict[str, TrialFacts] = {}
     compute_s: list[float] = []
     compute_steps: list[float] = []
@@ -334,68 +367,54 @@ def fold_log(log: RecordsArg) -> LogFacts:
             found = find_budget_s(dict(d.evidence))
             budget_from_evidence = found
 
-    for record in records:
+    for rec in records:
         n_records += 1
-        kind = record.get("kind")
-        try:
-            if kind == "study":
-                continue
-            tid = record["trial"]
-            t = trials.get(tid) if type(tid) is str else None
-            if t is None:
-                tid = str(tid)
-                t = get(tid)
-            if kind == "trial":
-                t.params = dict(record.get("params") or {})
-            elif kind == "report":
-                n_reports += 1
-                step = int(record["step"])
-                raw_v = record.get("value")
-                value = raw_v if type(raw_v) is float else decode_number(raw_v)
-                raw_e = record.get("elapsed")
-                elapsed = raw_e if type(raw_e) is float else decode_number(raw_e)
-                if t.state == "paused" or t.state == "stale":
-                    t.state = "running"
-                if record.get("late"):
-                    # A step below the trial's last one: an evaluation that ran, not a
-                    # point of the curve; compute counted in steps stays at the highest step.
-                    t.late.append((step, math.nan if value is None else value))
-                else:
-                    prev_step = t.steps[-1] if t.steps else -1
-                    t.steps.append(step)
-                    t.values.append(math.nan if value is None else value)
-                    t.elapsed.append(elapsed)
-                    if step > prev_step:
-                        spent_steps += step - prev_step
-                if elapsed is not None:
-                    any_elapsed = True
-                    prev_e = last_elapsed.get(tid, 0.0)
-                    if elapsed > prev_e:
-                        spent_s += elapsed - prev_e
-                    last_elapsed[tid] = elapsed
-                compute_s.append(spent_s)
-                compute_steps.append(spent_steps)
-                dec = record["decision"]
-                if dec.get("action") != "continue":
-                    apply(t, Decision.from_dict(dec))
-            elif kind == "decision":
-                apply(t, Decision.from_dict(record["decision"]))
-            elif kind == "complete":
-                t.state = "completed"
-                value = decode_number(record.get("value"))
-                t.final_value = t.last_finite_value() if value is None else value
-            elif kind == "fail":
-                t.state = "failed"
-                t.fail_reason = str(record.get("reason", "failed"))
-            elif kind == "stale":
-                if t.state == "running":
-                    t.state = "stale"
+        if isinstance(rec, StudyRecord):
+            continue
+        tid = rec.trial
+        t = trials.get(tid)
+        if t is None:
+            t = get(tid)
+        if isinstance(rec, TrialRecord):
+            t.params = dict(rec.params)
+        elif isinstance(rec, ReportRecord):
+            n_reports += 1
+            step = rec.step
+            value = rec.value
+            elapsed = rec.elapsed
+            if t.state == "paused" or t.state == "stale":
+                t.state = "running"
+            if rec.late:
+                # A step below the trial's last one: an evaluation that ran, not a
+                # point of the curve; compute counted in steps stays at the highest step.
+                t.late.append((step, math.nan if value is None else value))
             else:
-                raise LogFormatError(f"unknown record kind {kind!r}")
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, LogFormatError):
-                raise
-            raise LogFormatError(f"malformed {kind!r} record #{n_records}: {exc}") from None
+                prev_step = t.steps[-1] if t.steps else -1
+                t.steps.append(step)
+                t.values.append(math.nan if value is None else value)
+                t.elapsed.append(elapsed)
+                if step > prev_step:
+                    spent_steps += step - prev_step
+            if elapsed is not None:
+                any_elapsed = True
+                prev_e = last_elapsed.get(tid, 0.0)
+                if elapsed > prev_e:
+                    spent_s += elapsed - prev_e
+                last_elapsed[tid] = elapsed
+            compute_s.append(spent_s)
+            compute_steps.append(spent_steps)
+            if rec.decision.action is not Action.CONTINUE:
+                apply(t, rec.decision)
+        elif isinstance(rec, DecisionRecord):
+            apply(t, rec.decision)
+        elif isinstance(rec, CompleteRecord):
+            t.state = "completed"
+            t.final_value = t.last_finite_value() if rec.value is None else rec.value
+        elif isinstance(rec, FailRecord):
+            t.state = "failed"
+            t.fail_reason = rec.reason
+        elif t.state == "running":  # StaleRecord
+            t.state = "stale"
     budget = find_budget_s(header)
     return LogFacts(
         header=header,

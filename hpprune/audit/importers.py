@@ -44,21 +44,23 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 import math
 import os
 import platform
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import numpy as np
 
 from hpprune.audit.explain import fold_log
-from hpprune.audit.sinks import FileSink, is_url
+from hpprune.audit.outputs import atomic_output, sqlite_path
+from hpprune.audit.records import encode_record
+from hpprune.audit.sinks import is_url
 from hpprune.curves import StudyView, TrialCurve
 from hpprune.pruners.base import Policy, policy_hash
 from hpprune.types import SCHEMA_VERSION, Action, Decision, Direction, Reason, jsonable
@@ -215,6 +217,9 @@ def import_optuna(
             "importing Optuna studies needs optuna: pip install hpprune[optuna]"
         ) from exc
     shown = redact_url(storage) if isinstance(storage, str) else type(storage).__name__
+    db = sqlite_path(storage) if isinstance(storage, str) else None
+    if db is not None and not db.is_file():  # opening it would create an empty database
+        raise FileNotFoundError(f"no SQLite database at {db} (from --storage {shown})")
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:
@@ -527,15 +532,12 @@ def import_ray(
 
 
 # -------------------------------------------------------------------- output
-def _atomic_target(path: Path) -> tuple[Path, Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return path, Path(tmp)
-
-
 def write_log(
-    records: Iterable[Mapping[str, Any]], path: str | os.PathLike[str], *, overwrite: bool = False
+    records: Iterable[Mapping[str, Any]],
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    inputs: Sequence[str | os.PathLike[str]] = (),
 ) -> Path:
     """Write records as a JSON Lines audit log (atomically: a temporary file is renamed).
 
@@ -543,26 +545,18 @@ def write_log(
         records: Header first.
         path: Destination.
         overwrite: Replace an existing file (default: refuse).
+        inputs: Files the command read (never written over).
 
     Returns:
         The path written.
 
     Raises:
         FileExistsError: If the file exists and ``overwrite`` is False.
+        ValueError: If ``path`` is one of ``inputs``.
     """
-    target = Path(path)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} exists; choose another name or pass overwrite")
-    target, tmp = _atomic_target(target)
-    try:
-        log = FileSink(tmp, buffer_size=4096)
-        log.append(records)
-        log.close()
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+    with atomic_output(path, inputs=inputs, overwrite=overwrite) as fh:
+        fh.write(b"".join(encode_record(r) for r in records))
+    return Path(path)
 
 
 def records_to_curves(
@@ -601,6 +595,7 @@ def write_curves_csv(
     *,
     task: str | None = None,
     overwrite: bool = False,
+    inputs: Sequence[str | os.PathLike[str]] = (),
 ) -> Path:
     """Write the curves of a log as a long-format table (``task,config_id,step,value,elapsed_s``).
 
@@ -615,23 +610,22 @@ def write_curves_csv(
         path: Destination.
         task: Value of the ``task`` column (default: the file name without suffixes).
         overwrite: Replace an existing file (default: refuse).
+        inputs: Files the command read (never written over).
 
     Returns:
         The path written.
 
     Raises:
         FileExistsError: If the file exists and ``overwrite`` is False.
+        ValueError: If ``path`` is one of ``inputs``.
     """
     target = Path(path)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} exists; choose another name or pass overwrite")
     name = target.name
     for suffix in (".gz", ".csv", ".tsv"):
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     task_name = task if task is not None else (name or "curves")
     _, ids, curves = records_to_curves(records)
-    target, tmp = _atomic_target(target)
     gz = target.name.lower().endswith(".gz")
     delimiter = "\t" if ".tsv" in target.name.lower() else ","
     header = ["task", "config_id", "step", "value", "elapsed_s"]
@@ -640,17 +634,11 @@ def write_curves_csv(
         for tid, curve in zip(ids, curves, strict=True)
         for step, value, elapsed in curve
     )
-    try:
-        if gz:
-            with gzip.open(tmp, "wt", encoding="utf-8", newline="") as gfh:
-                _write_csv(cast(IO[str], gfh), delimiter, header, rows)
-        else:
-            with tmp.open("w", encoding="utf-8", newline="") as fh:
-                _write_csv(fh, delimiter, header, rows)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    buf = io.StringIO()
+    _write_csv(buf, delimiter, header, rows)
+    data = buf.getvalue().encode("utf-8")
+    with atomic_output(target, inputs=inputs, overwrite=overwrite) as raw:
+        raw.write(gzip.compress(data, mtime=0) if gz else data)
     return target
 
 
@@ -661,6 +649,7 @@ def write_output(
     fmt: str | None = None,
     overwrite: bool = False,
     study: str | None = None,
+    inputs: Sequence[str | os.PathLike[str]] = (),
 ) -> tuple[Path | str, str]:
     """Write records as a log or a curves table, chosen by ``fmt`` or the file suffix.
 
@@ -672,6 +661,7 @@ def write_output(
         fmt: ``"log"`` or ``"curves"`` to override the suffix.
         overwrite: Replace an existing file (a database log is never replaced).
         study: Study name for a database destination (default: the header's).
+        inputs: Files the command read (never written over).
 
     Returns:
         ``(path, format)``; for a database, the URL without its password.
@@ -691,7 +681,7 @@ def write_output(
     if fmt is None:
         fmt = "curves" if lower.endswith(CURVES_SUFFIXES) else "log"
     if fmt == "curves":
-        return write_curves_csv(records, path, overwrite=overwrite), fmt
+        return write_curves_csv(records, path, overwrite=overwrite, inputs=inputs), fmt
     if fmt == "log":
-        return write_log(records, path, overwrite=overwrite), fmt
+        return write_log(records, path, overwrite=overwrite, inputs=inputs), fmt
     raise ValueError(f"expected 'log' or 'curves' for `format`, got {fmt!r}")

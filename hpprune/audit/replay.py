@@ -35,7 +35,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hpprune.audit.explain import LogFacts, RecordsArg, decode_number, fold_log, load_records
+from hpprune.audit.facts import LogFacts, RecordsArg, facts_of, typed_records
+from hpprune.audit.records import (
+    CompleteRecord,
+    DecisionRecord,
+    FailRecord,
+    Record,
+    ReportRecord,
+    StudyRecord,
+    TrialRecord,
+)
 from hpprune.audit.spec import load_policy, to_spec
 from hpprune.engine import Engine
 from hpprune.pruners.base import Policy
@@ -286,12 +295,24 @@ def _fate(fate: str, step: int | None, reason: str | None) -> str:
     return fate
 
 
-def _same_decision(recorded: Mapping[str, Any], replayed: Decision) -> bool:
-    rep = replayed.to_dict(with_evidence="evidence" in recorded)
-    for key in ("action", "reason", "rule", "trial_id", "step"):
-        if recorded.get(key) != rep.get(key):
-            return False
-    return "evidence" not in recorded or recorded.get("evidence") == rep.get("evidence")
+def _same_decision(recorded: Decision, replayed: Decision) -> bool:
+    if (recorded.action, recorded.reason, recorded.rule, recorded.trial_id, recorded.step) != (
+        replayed.action,
+        replayed.reason,
+        replayed.rule,
+        replayed.trial_id,
+        replayed.step,
+    ):
+        return False
+    # A CONTINUE's evidence is not written to the log.
+    return recorded.action is Action.CONTINUE or dict(recorded.evidence) == dict(replayed.evidence)
+
+
+def _typed_list(log: RecordsArg | Sequence[Record]) -> list[Record]:
+    """The log's records through its one fold (records already folded pass as they are)."""
+    if isinstance(log, list) and log and isinstance(log[0], StudyRecord):
+        return log
+    return list(typed_records(log))  # type: ignore[arg-type]
 
 
 def _policy_of_header(header: Mapping[str, Any]) -> Policy:
@@ -316,7 +337,7 @@ def _recorded_spec(header: Mapping[str, Any]) -> str:
 
 
 def replay(
-    log: RecordsArg,
+    log: RecordsArg | Sequence[Record],
     policy: PolicyArg = None,
     *,
     non_finite: str | None = None,
@@ -347,8 +368,8 @@ def replay(
     mode decides about them.
     """
     name = log_name or (Path(log).name if isinstance(log, (str, os.PathLike)) else "<records>")
-    records = load_records(log)
-    facts = fold_log(records)
+    records = _typed_list(log)
+    facts = facts_of(records)
     header = facts.header
     pol = _policy_of_header(header) if policy is None else load_policy(policy)
     recorded_spec = _recorded_spec(header)
@@ -369,72 +390,74 @@ def replay(
     with warnings.catch_warnings():
         # A replay is a what-if: the live study already warned about out-of-order steps.
         warnings.filterwarnings("ignore", message=r".*'out_of_order'", category=UserWarning)
-        for record in records[1:]:
-            kind = record.get("kind")
-            if kind == "study":
+        for rec in records[1:]:
+            if isinstance(rec, StudyRecord):
                 continue
-            tid = str(record["trial"])
+            tid = rec.trial
             if tid in cut:
                 logged = facts.trials[tid].stop
                 if logged is not None and logged.step == cut[tid].step:
                     # The log stopped it at the same step: what its objective did after the
                     # STOP (values reported anyway, a value returned) happened in both worlds.
-                    if kind == "report":
-                        engine.apply_record(record)
+                    if isinstance(rec, ReportRecord):
+                        engine.apply(rec)
                         n_fed += 1
-                    elif kind == "complete" and engine.state(tid) is TrialState.STOPPED:
-                        engine.complete(tid, decode_number(record.get("value")), after_stop=True)
+                    elif (
+                        isinstance(rec, CompleteRecord) and engine.state(tid) is TrialState.STOPPED
+                    ):
+                        engine.complete(tid, rec.value, after_stop=True)
                     continue
-                if kind == "report":
+                if isinstance(rec, ReportRecord):
                     reports_saved[tid] = reports_saved.get(tid, 0) + 1
                 continue
-            if kind == "trial":
+            if isinstance(rec, TrialRecord):
                 if tid not in engine.study:
-                    engine.add_trial(tid, record.get("params"))
-            elif kind == "report":
-                recorded = record["decision"]
-                if recorded.get("reason") == Reason.INGESTED:
+                    engine.add_trial(tid, rec.params)
+            elif isinstance(rec, ReportRecord):
+                recorded = rec.decision
+                if recorded.reason == Reason.INGESTED:
                     # Reported but never asked about (e.g. an Optuna objective that
                     # did not call should_prune): fold it in, there is no decision.
-                    engine.apply_record(record)
+                    engine.apply(rec)
                     n_fed += 1
                     continue
                 dec = engine.report(
-                    tid,
-                    int(record["step"]),
-                    decode_number(record.get("value")),
-                    decode_number(record.get("elapsed")),
-                    record.get("resources"),
-                    unordered=bool(record.get("late")),
+                    tid, rec.step, rec.value, rec.elapsed, rec.resources, unordered=rec.late
                 )
                 n_fed += 1
                 n_compared += 1
                 if keep_decisions:
                     decisions.setdefault(tid, []).append(dec)
-                same_action = recorded.get("action") == dec.action.value
+                same_action = recorded.action is dec.action
                 n_same += same_action
                 if _same_decision(recorded, dec):
                     n_identical += 1
                 elif len(diffs) < 1000:
-                    diffs.append(
-                        DecisionDiff(tid, int(record["step"]), dict(recorded), dec.to_dict())
-                    )
+                    diffs.append(DecisionDiff(tid, rec.step, recorded.to_dict(), dec.to_dict()))
                 if dec.action is Action.STOP:
                     cut[tid] = dec
-                elif recorded.get("action") == Action.STOP.value:
+                elif recorded.action is Action.STOP:
                     unknown.add(tid)
-            elif kind == "decision":
+            elif isinstance(rec, DecisionRecord):
                 n_external += 1
                 if tid not in engine.study or engine.state(tid).is_finished:
                     continue  # nothing to apply it to in the replayed study
-                dec = engine.decide_external(tid, Decision.from_dict(record["decision"]))
+                dec = engine.decide_external(tid, rec.decision)
                 if dec.action is Action.STOP:
                     cut[tid] = dec
-            elif kind == "complete":
-                engine.complete(tid, decode_number(record.get("value")))
-            elif kind == "fail":
-                engine.fail(tid, str(record.get("reason", "failed")))
-            elif kind == "stale" and tid in engine.study:
+            elif isinstance(rec, (CompleteRecord, FailRecord)):
+                if tid not in engine.study:
+                    engine.add_trial(tid)
+                state = engine.state(tid)
+                if isinstance(rec, CompleteRecord) and state is TrialState.STOPPED:
+                    engine.complete(tid, rec.value, after_stop=True)
+                elif state.is_finished:
+                    continue
+                elif isinstance(rec, CompleteRecord):
+                    engine.complete(tid, rec.value)
+                else:
+                    engine.fail(tid, rec.reason)
+            elif tid in engine.study:  # StaleRecord
                 engine.mark_stale(tid)
 
     return _summarise(
@@ -705,7 +728,7 @@ def backtest(
     replays: list[ReplayResult] = []
     names: list[str] = []
     for i, log in enumerate(logs):
-        records = load_records(log)
+        records = _typed_list(log)
         name = Path(log).name if isinstance(log, (str, os.PathLike)) else f"log{i}"
         for pol in loaded:
             res = replay(records, pol, non_finite=non_finite, log_name=name)

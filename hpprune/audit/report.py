@@ -43,6 +43,7 @@ from hpprune.audit.explain import (
     load_records,
     policy_text,
 )
+from hpprune.audit.outputs import write_text
 from hpprune.types import Action, Decision, jsonable
 
 __all__ = ["build_report", "write_report"]
@@ -375,9 +376,5 @@ def write_report(
         LogFormatError: If the log is malformed.
     """
     text = build_report(log, budget_s=budget_s, title=title, max_points=max_points, space=space)
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    inputs = [log] if isinstance(log, (str, os.PathLike)) else []
+    return write_text(out, text, inputs=inputs)  # atomic; never over the log it reads

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hpprune.pruners.base import Policy, import_policy_class
+from hpprune.pruners.base import Policy, resolve_policy_class
 
 __all__ = ["ALIASES", "SpecError", "load_policy", "parse_spec", "policy_names", "to_spec"]
 
@@ -237,7 +237,7 @@ def _lookup(type_name: str, where: str) -> type[Policy]:
         return cls
     if "." in type_name:
         try:
-            return import_policy_class(type_name)
+            return resolve_policy_class(type_name)  # hpprune's own or registered: no import
         except ValueError as exc:
             raise SpecError(f"{where}: {exc}") from None
     raise SpecError(

@@ -46,7 +46,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
-import itertools
 import os
 import threading
 import warnings
@@ -68,7 +67,6 @@ except ImportError as _exc:
     raise missing_extra(_exc, "optuna", "optuna", __name__) from _exc
 
 from hpprune import validate
-from hpprune.audit.records import LogFormatError
 from hpprune.audit.sinks import FileSink, LogSink, is_url, open_sink
 from hpprune.engine import NON_FINITE_MODES, Engine
 from hpprune.integrations.optuna_storage import (
@@ -78,7 +76,7 @@ from hpprune.integrations.optuna_storage import (
     make_watcher,
     storage_url,
 )
-from hpprune.pruners.base import Policy, as_policy, policy_hash
+from hpprune.pruners.base import Policy, as_policy
 from hpprune.types import SCHEMA_VERSION, Action, Decision, Reason, TrialState, jsonable
 
 __all__ = [
@@ -449,37 +447,14 @@ class OptunaPruner(BasePruner):
             for record in records:
                 self._engine.apply_record(record)
             return self._engine
-        if self._shared is not None:  # first use (or after a failure): fold the whole log
-            records = self._shared.read()
-        header = next(records, None)
-        if header is None:  # a new log (or none): the engine writes the header
-            self._engine = Engine(
-                self._policy,
-                self._direction,
-                log=self._shared,
-                non_finite=self._non_finite,
-                study_name=self._study_name,
-            )
-            return self._engine
-        where = f"audit log {self._shared.name if self._shared is not None else None}"
-        if header.get("kind") != "study":
-            raise LogFormatError(f"{where} does not start with a study record")
-        if header.get("study") != self._study_name:
-            raise ValueError(
-                f"{where} belongs to study {header.get('study')!r}, not "
-                f"{self._study_name!r}; use one log per study"
-            )
-        if header.get("policy_hash") != policy_hash(self._policy):
-            raise ValueError(
-                f"{where} was written for policy {header.get('policy')}, not "
-                f"{self._policy.to_dict()}; use another log file"
-            )
-        for key, mine in (("direction", self._direction), ("non_finite", self._non_finite)):
-            if header.get(key) != mine:
-                raise ValueError(f"{where} has {key} {header.get(key)!r}, not {mine!r}")
-        # Engine.from_records folds in bulk (pools sorted once, no cyclic GC).
-        self._engine = Engine.from_records(
-            itertools.chain([header], records), self._policy, log=self._shared
+        # First use (or after a failure): the engine continues the whole log, checking
+        # that it was written for this study, policy, direction and non-finite mode.
+        self._engine = Engine(
+            self._policy,
+            self._direction,
+            log=self._shared,
+            non_finite=self._non_finite,
+            study_name=self._study_name,
         )
         return self._engine
 

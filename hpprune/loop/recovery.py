@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from hpprune.audit.log import read_log
-from hpprune.audit.sinks import FileSink, check_log_path, is_url
 from hpprune.curves import TrialCurve
 from hpprune.engine import Engine, LogArg
 from hpprune.pruners.base import Policy
@@ -53,41 +47,20 @@ def open_engine(
         policy: The loop's policy.
         direction: The loop's direction; must match the log's.
         log: The audit log argument of the loop.
-        non_finite: Engine's non-finite policy (new logs only).
-        study_name: Name stored in a new log's header.
+        non_finite: Engine's non-finite policy; must match the log's.
+        study_name: Name stored in a new log's header; must match the log's.
 
     Returns:
         The engine and the trials the loop takes over.
 
     Raises:
         IsADirectoryError: If ``log`` is a directory.
-        ValueError: If the log was written for another direction or policy.
+        ValueError: If the log was written for another direction, policy,
+            non-finite mode or study.
+        LogFormatError: If the log is not an hpprune log.
     """
-    records: Iterable[dict[str, Any]] = ()
-    header: dict[str, Any] | None = None
-    where: object = log
-    if is_url(log):  # a study's log in a database (it may not exist yet)
-        from hpprune.audit.dbsink import display_url
-
-        where = display_url(str(log))
-        with contextlib.suppress(FileNotFoundError):
-            records = list(read_log(str(log), study=study_name)) if study_name else []
-        header = next(iter(records), None)
-    elif isinstance(log, (FileSink, str, os.PathLike)):
-        path = log.path if isinstance(log, FileSink) else check_log_path(log)
-        where = path
-        if path.exists() and path.stat().st_size > 0:
-            header = next(read_log(path), None) or {}  # garbage: from_records says why
-            records = read_log(path)  # streamed: a long log is folded without a copy
-    if header is None:
-        engine = Engine(policy, direction, log, non_finite=non_finite, study_name=study_name)
-        return Reopened(engine, 0, ())
-    if header.get("direction") not in (None, direction.value):
-        raise ValueError(
-            f"log {where} has direction {header.get('direction')!r}, not "
-            f"{direction.value!r}; use another log file"
-        )
-    engine = Engine.from_records(records, policy, log=log)
+    # Open means resume: the engine continues whatever the log already holds.
+    engine = Engine(policy, direction, log, non_finite=non_finite, study_name=study_name)
     next_number = 0
     trials: list[tuple[int, TrialCurve, bool]] = []
     for curve in engine.study.trials():

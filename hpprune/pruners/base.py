@@ -9,8 +9,8 @@ decisions identical in every process and after every restart.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -86,8 +86,7 @@ class Policy(ABC):
 
     def to_dict(self) -> dict[str, Any]:
         """``{"type": "module.Class", "params": {...}}`` for the audit log."""
-        cls = type(self)
-        return {"type": f"{cls.__module__}.{cls.__qualname__}", "params": jsonable(self.params())}
+        return {"type": type_name_of(type(self)), "params": jsonable(self.params())}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
@@ -109,6 +108,10 @@ def policy_hash(policy: Policy) -> str:
 def policy_from_dict(data: Mapping[str, Any]) -> Policy:
     """Rebuild a policy from :meth:`Policy.to_dict` output.
 
+    The type resolves only among hpprune's own policies and the ones
+    registered explicitly (see :func:`resolve_policy_class`): a log never
+    chooses code to import.
+
     Args:
         data: ``{"type": "module.Class", "params": {...}}``.
 
@@ -116,38 +119,120 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
         The policy.
 
     Raises:
-        ValueError: If the type cannot be imported or is not a Policy.
+        ValueError: If the type is unknown or its parameters are invalid.
+        TypeError: If a parameter has the wrong type.
     """
-    if not isinstance(data, Mapping) or "type" not in data:
-        raise ValueError("policy record needs a 'type' field")
-    cls = import_policy_class(str(data["type"]))
-    params = dict(data.get("params") or {})
+    if not isinstance(data, Mapping) or not isinstance(data.get("type"), str):
+        raise ValueError("a policy record needs a str 'type' field")
+    cls = resolve_policy_class(data["type"])
+    params = data.get("params") or {}
+    if not isinstance(params, Mapping):
+        raise ValueError(f"the 'params' of policy {data['type']!r} must be an object")
+    params = dict(params)
     from_params = getattr(cls, "from_params", None)
     return from_params(params) if callable(from_params) else cls(**params)
 
 
-def import_policy_class(type_name: str) -> type[Policy]:
-    """Import a policy class from its dotted path (``"module.Class"``).
+ENTRY_POINT_GROUP = "hpprune.policies"
+"""Entry-point group under which installed packages declare their policy classes."""
 
-    Args:
-        type_name: The class's module and qualified name.
+_OWN_MODULE = re.compile(r"hpprune(\.[a-z_][a-z0-9_]*)+")
 
-    Returns:
-        The class.
 
-    Raises:
-        ValueError: If it cannot be imported or is not a Policy subclass.
+class PolicyRegistry:
+    """The policy classes a log's ``type`` may name, beyond hpprune's own.
+
+    hpprune's own policies (classes defined in ``hpprune.*`` modules) always
+    resolve. Others resolve only once registered: by :meth:`register` (e.g.
+    ``hpprune.register_policy(MyPolicy)`` next to the class) or as an entry
+    point of the group :data:`ENTRY_POINT_GROUP` in an installed package's
+    metadata. Nothing else is imported, whatever a log says.
     """
+
+    def __init__(self) -> None:
+        self._classes: dict[str, type[Policy]] = {}
+        self._entry_points_loaded = False
+
+    def register(self, cls: type[Policy]) -> type[Policy]:
+        """Allow ``cls`` to be named by logs (usable as a class decorator).
+
+        Raises:
+            TypeError: If ``cls`` is not a Policy subclass.
+        """
+        if not (isinstance(cls, type) and issubclass(cls, Policy)):
+            raise TypeError(f"expected a Policy subclass for `cls`, got {cls!r}")
+        self._classes[type_name_of(cls)] = cls
+        return cls
+
+    def resolve(self, type_name: str) -> type[Policy]:
+        """The class a log's policy ``type`` names.
+
+        Raises:
+            ValueError: If it is neither hpprune's own nor registered.
+        """
+        cls = self._classes.get(type_name)
+        if cls is None and _OWN_MODULE.fullmatch(type_name.rpartition(".")[0] or "-"):
+            cls = _own_class(type_name)
+        if cls is None and not self._entry_points_loaded:
+            self._load_entry_points()
+            cls = self._classes.get(type_name)
+        if cls is None:
+            raise ValueError(
+                f"unknown policy type {type_name!r}: a log names only hpprune's own policies "
+                "and ones registered with hpprune.register_policy(...) or the "
+                f"{ENTRY_POINT_GROUP!r} entry-point group; nothing else is imported"
+            )
+        return cls
+
+    def _load_entry_points(self) -> None:
+        from importlib.metadata import entry_points
+
+        self._entry_points_loaded = True
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            obj = ep.load()
+            if isinstance(obj, type) and issubclass(obj, Policy):
+                self._classes.setdefault(type_name_of(obj), obj)
+
+
+def _own_class(type_name: str) -> type[Policy] | None:
+    """A Policy class defined in one of hpprune's own modules, or None."""
+    import importlib.util
+
     module_name, _, qualname = type_name.rpartition(".")
     try:
-        obj: Any = importlib.import_module(module_name)
+        if importlib.util.find_spec(module_name) is None:
+            return None
+        obj: Any = importlib.import_module(module_name)  # hpprune's own code only
         for part in qualname.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError, ValueError):
-        raise ValueError(f"policy type {type_name!r} cannot be imported") from None
-    if not (isinstance(obj, type) and issubclass(obj, Policy)):
-        raise ValueError(f"policy type {type_name!r} is not an hpprune Policy")
-    return obj
+        return None
+    if isinstance(obj, type) and issubclass(obj, Policy) and obj.__module__.startswith("hpprune."):
+        return obj
+    return None
+
+
+def type_name_of(cls: type) -> str:
+    """``"module.QualName"``, the ``type`` a policy's record carries."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+POLICIES = PolicyRegistry()
+"""The registry every reader of a log resolves policy types through."""
+
+
+def register_policy(cls: type[Policy]) -> type[Policy]:
+    """Allow logs to name ``cls`` (see :class:`PolicyRegistry`); usable as a decorator."""
+    return POLICIES.register(cls)
+
+
+def resolve_policy_class(type_name: str) -> type[Policy]:
+    """The class a log's policy ``type`` names (see :class:`PolicyRegistry`).
+
+    Raises:
+        ValueError: If it is neither hpprune's own nor registered.
+    """
+    return POLICIES.resolve(type_name)
 
 
 def find_policy(policy: Policy, match: Callable[[Policy], bool]) -> Policy | None:

@@ -87,8 +87,8 @@ INVALID: list[tuple[str, str]] = [
     ('{"params": {}}', "missing or non-string 'type'"),
     ('{"type": "median", "params": [1]}', "'params' of 'median' must be an object"),
     ("{not json", "invalid JSON"),
-    ("nosuchmodule_xyz.Pruner", "cannot be imported"),
-    ("json.JSONDecoder", "is not an hpprune Policy"),
+    ("nosuchmodule_xyz.Pruner", "unknown policy type"),  # nothing is imported
+    ("json.JSONDecoder", "unknown policy type"),
     ("anyof(median,medain)", "unknown policy 'medain'"),
 ]
 
