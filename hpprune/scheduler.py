@@ -217,6 +217,12 @@ class ResourceScheduler(Policy):
         return RULE
 
     def params(self) -> dict[str, Any]:
+        out = self._params()
+        if self._model is not None:  # pre-registered: the hash covers the model too
+            out["model"] = model_record(self._model)
+        return out
+
+    def _params(self) -> dict[str, Any]:
         return {
             "policy": self.policy.to_dict(),
             "budget_hours": self.budget_hours,
@@ -234,6 +240,9 @@ class ResourceScheduler(Policy):
         """Rebuild from :meth:`params` (the nested policy is deserialised)."""
         kwargs = dict(params)
         kwargs["policy"] = policy_from_dict(kwargs["policy"])
+        model = kwargs.pop("model", None)
+        if model is not None:
+            kwargs["model"] = _model_from_record(model)
         return cls(**kwargs)
 
     def groups(self, trial_id: str) -> dict[str, str]:
@@ -505,3 +514,35 @@ class _UserScaleModel:
 def _find_predictor(policy: Policy) -> Any:
     """The first policy in a composition tree with a ``predict`` method."""
     return find_policy(policy, lambda p: callable(getattr(p, "predict", None)))
+
+
+def model_record(model: GainModel) -> dict[str, Any]:
+    """What a log's header records of a custom ``model`` (its type, and its parameters).
+
+    A policy used as the model records its ``to_dict()``; any other object
+    records its type and, if it has a ``params()`` method, what it returns.
+    """
+    if isinstance(model, Policy):
+        return model.to_dict()
+    cls = type(model)
+    get = getattr(model, "params", None)
+    return {
+        "type": f"{cls.__module__}.{cls.__qualname__}",
+        "params": validate.any_jsonable(get() if callable(get) else None, "model.params()"),
+    }
+
+
+def _model_from_record(record: Any) -> GainModel:
+    """The model a header names, if it can be rebuilt without importing code; else refuse."""
+    try:
+        found = policy_from_dict(record)
+    except (TypeError, ValueError):
+        found = None
+    if found is None or not callable(getattr(found, "predict", None)):
+        kind = record.get("type") if isinstance(record, Mapping) else record
+        raise ValueError(
+            f"this log's ResourceScheduler used the custom model {kind!r}, which a log cannot "
+            "rebuild; pass the same policy yourself: Engine.from_log(path, "
+            "policy=ResourceScheduler(..., model=...))"
+        )
+    return found  # type: ignore[return-value]

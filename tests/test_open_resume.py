@@ -200,3 +200,34 @@ def test_a_registered_policy_resolves(tmp_path: Path) -> None:
     assert isinstance(hpprune.Engine.from_log(p).policy, _Mine)
     with pytest.raises(TypeError, match="Policy subclass"):
         hpprune.register_policy(int)  # type: ignore[arg-type]
+
+
+class _Model:
+    """A custom gain model: what it predicts depends on ``gain``."""
+
+    def __init__(self, gain: float) -> None:
+        self.gain = gain
+
+    def params(self) -> dict[str, float]:
+        return {"gain": self.gain}
+
+    def predict(self, trial: Any, study: Any) -> Any:
+        return hpprune.scheduler.PeerDeltaModel().predict(trial, study)
+
+
+def test_pre_registration_covers_a_custom_scheduler_model(tmp_path: Path) -> None:
+    """``ResourceScheduler(model=...)`` used to hash the same whatever the model."""
+
+    def sched(model: object = None) -> hpprune.ResourceScheduler:
+        return hpprune.ResourceScheduler(hpprune.MedianPruner(), 1.0, model=model)  # type: ignore[arg-type]
+
+    hashes = {hpprune.policy_hash(p) for p in (sched(), sched(_Model(1.0)), sched(_Model(2.0)))}
+    assert len(hashes) == 3
+    assert hpprune.policy_hash(sched(_Model(1.0))) == hpprune.policy_hash(sched(_Model(1.0)))
+    log = tmp_path / "s.jsonl"
+    hpprune.Engine(sched(_Model(1.0)), log=log).close()
+    with pytest.raises(ValueError, match="custom model"):  # never silently the default model
+        hpprune.Engine.from_log(log)
+    assert isinstance(hpprune.Engine.from_log(log, sched(_Model(1.0))).policy, type(sched()))
+    with pytest.raises(ValueError, match="policy"):
+        hpprune.Engine.from_log(log, sched(_Model(2.0)))

@@ -38,9 +38,11 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from hpprune import validate
@@ -297,7 +299,7 @@ def _trial(raw: Mapping[str, Any]) -> str:
     if type(tid) is not str:
         raise LogFormatError(f"expected a str for `trial`, got {_short(tid)}")
     try:
-        return validate.trial_id(tid, "trial")
+        return sys.intern(validate.trial_id(tid, "trial"))
     except ValueError as exc:
         raise LogFormatError(str(exc)) from None
 
@@ -325,10 +327,28 @@ def _decision(raw: Any, field: str = "decision") -> Decision:
     ev = raw.get("evidence")
     if ev is not None and not isinstance(ev, Mapping):
         raise LogFormatError(f"expected an object for `{field}.evidence`, got {_short(ev)}")
-    return Decision.from_dict(raw)
+    # Built directly (the fields are checked above): strings that repeat across a log
+    # (reason, rule, evidence keys, trial ids) are interned, so a million records do
+    # not hold a million copies of them. Evidence decoded from JSON is in JSON form.
+    fields = {
+        "action": _ACTION_OF[action],
+        "reason": sys.intern(raw["reason"]),
+        "rule": sys.intern(raw["rule"]),
+        "trial_id": sys.intern(tid),
+        "step": step,
+        "evidence": MappingProxyType({sys.intern(str(k)): v for k, v in ev.items()})
+        if ev
+        else _NO_EVIDENCE,
+        "schema_version": version,
+    }
+    decision = object.__new__(Decision)
+    decision.__dict__.update(fields)
+    return decision
 
 
 _ACTIONS = frozenset(a.value for a in Action)
+_ACTION_OF = {a.value: a for a in Action}
+_NO_EVIDENCE: Mapping[str, Any] = MappingProxyType({})
 
 
 def _step(raw: Mapping[str, Any]) -> int:
