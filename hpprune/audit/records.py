@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -298,13 +299,18 @@ def _trial(raw: Mapping[str, Any]) -> str:
     tid = raw.get("trial")
     if type(tid) is not str:
         raise LogFormatError(f"expected a str for `trial`, got {_short(tid)}")
+    if _PLAIN_ID.fullmatch(tid):  # the usual id: nothing that validate.trial_id refuses
+        return sys.intern(tid)
     try:
         return sys.intern(validate.trial_id(tid, "trial"))
     except ValueError as exc:
         raise LogFormatError(str(exc)) from None
 
 
-def _decision(raw: Any, field: str = "decision") -> Decision:
+_PLAIN_ID = re.compile(rf"[\w.:@+/-]{{1,{validate.MAX_ID_LENGTH}}}", re.ASCII)
+
+
+def _decision(raw: Any, field: str = "decision", trial: str = "") -> Decision:
     if not isinstance(raw, Mapping):
         raise LogFormatError(f"expected an object for `{field}`, got {_short(raw)}")
     action = raw.get("action")
@@ -334,7 +340,7 @@ def _decision(raw: Any, field: str = "decision") -> Decision:
         "action": _ACTION_OF[action],
         "reason": sys.intern(raw["reason"]),
         "rule": sys.intern(raw["rule"]),
-        "trial_id": sys.intern(tid),
+        "trial_id": trial if tid == trial else sys.intern(tid),
         "step": step,
         "evidence": MappingProxyType({sys.intern(str(k)): v for k, v in ev.items()})
         if ev
@@ -425,7 +431,7 @@ def decode_record(raw: Mapping[str, Any]) -> Record:
         if type(late) is not bool:
             raise LogFormatError(f"expected a bool for `late`, got {_short(late)}")
         return ReportRecord(
-            tid, _step(raw), value, elapsed, res, _decision(raw.get("decision")), late
+            tid, _step(raw), value, elapsed, res, _decision(raw.get("decision"), trial=tid), late
         )
     if kind == "complete":
         return CompleteRecord(_trial(raw), decode_number(raw.get("value")))
@@ -435,7 +441,8 @@ def decode_record(raw: Mapping[str, Any]) -> Record:
             raise LogFormatError(f"expected an object for `params`, got {_short(params)}")
         return TrialRecord(_trial(raw), dict(params))
     if kind == "decision":
-        return DecisionRecord(_trial(raw), _decision(raw.get("decision")))
+        tid = _trial(raw)
+        return DecisionRecord(tid, _decision(raw.get("decision"), trial=tid))
     if kind == "fail":
         reason = raw.get("reason", "failed")
         if type(reason) is not str:
