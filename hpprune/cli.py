@@ -258,7 +258,7 @@ def _json(data: object) -> str:
 
 def _emit(text: str, args: argparse.Namespace, out: TextIO) -> None:
     try:
-        emit(text, args.output, out, [args.log])
+        emit(text, args.output, out, [args.log] if getattr(args, "log", None) else [])
     except (OSError, ValueError) as exc:
         raise CliError(f"argument -o/--output: cannot write {args.output}: {exc}") from None
 

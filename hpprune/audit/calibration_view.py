@@ -151,7 +151,7 @@ def calibration_view(
         LogFormatError: If the log does not start with a study record or is malformed.
     """
     from hpprune.engine import Engine
-    from hpprune.pruners.base import NoPruning, policy_from_dict
+    from hpprune.pruners.base import NoPruning, policy_from_dict, policy_hash
     from hpprune.pruners.posterior import BayesianPruner
 
     rows = list(records)
@@ -165,9 +165,9 @@ def calibration_view(
         pruner = built if isinstance(built, BayesianPruner) else None
     source = "the study's BayesianPruner" if pruner is not None else "BayesianPruner()"
     if rows and header.get("kind") == "study":
-        header["policy"] = NoPruning().to_dict()  # fold only: nothing is re-decided
-        header.pop("policy_hash", None)
-        rows[0] = header
+        # Fold only, nothing is re-decided: every header (a repeated one too) names NoPruning.
+        plain = {"policy": NoPruning().to_dict(), "policy_hash": policy_hash(NoPruning())}
+        rows = [{**r, **plain} if r.get("kind") == "study" else r for r in rows]
     engine = Engine.from_records(rows)
     model = pruner if pruner is not None else BayesianPruner()
     capped = max_trials is not None and engine.study.n_completed > max_trials
