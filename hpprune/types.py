@@ -191,7 +191,7 @@ _NO_EVIDENCE: Mapping[str, Any] = MappingProxyType({})
 _ACTIONS: dict[str, Action] = {a.value: a for a in Action}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """The engine's answer to a report; it is also the audit record.
 
@@ -275,9 +275,22 @@ class Decision:
             return cls(**fields)
         # Most records of a log carry no evidence: set the fields __init__ would set,
         # without its per-field setattr calls (about 15% of the time of a log replay).
-        decision = object.__new__(cls)
-        decision.__dict__.update(fields)
-        return decision
+        return decision_from_fields(cls, fields)
+
+
+_SET = object.__setattr__
+
+
+def decision_from_fields(cls: type[Decision], fields: Mapping[str, Any]) -> Decision:
+    """A Decision from fields already in their stored form, without ``__init__``'s checks.
+
+    Used by readers of the log, which decode the fields themselves; a log of a
+    million records builds a million decisions.
+    """
+    decision = object.__new__(cls)
+    for name, value in fields.items():
+        _SET(decision, name, value)
+    return decision
 
 
 def cont(rule: str, reason: str = Reason.OK, **evidence: Any) -> Decision:

@@ -47,7 +47,14 @@ from types import MappingProxyType
 from typing import Any
 
 from hpprune import validate
-from hpprune.types import SCHEMA_VERSION, Action, Decision, Direction, jsonable
+from hpprune.types import (
+    SCHEMA_VERSION,
+    Action,
+    Decision,
+    Direction,
+    decision_from_fields,
+    jsonable,
+)
 
 __all__ = [
     "KINDS",
@@ -347,9 +354,7 @@ def _decision(raw: Any, field: str = "decision", trial: str = "") -> Decision:
         else _NO_EVIDENCE,
         "schema_version": version,
     }
-    decision = object.__new__(Decision)
-    decision.__dict__.update(fields)
-    return decision
+    return decision_from_fields(Decision, fields)
 
 
 _ACTIONS = frozenset(a.value for a in Action)

@@ -378,7 +378,7 @@ class BayesianPruner(Policy):
         """
         from hpprune.audit.log import read_log
         from hpprune.engine import Engine
-        from hpprune.pruners.base import NoPruning
+        from hpprune.pruners.base import NoPruning, policy_hash
 
         if "warm_start" in kwargs:
             raise ValueError("pass either `paths` or `warm_start` to from_logs, not both")
@@ -389,9 +389,9 @@ class BayesianPruner(Policy):
         curves: list[list[Any]] = []
         for path in paths:
             records = list(read_log(path))
-            if records and records[0].get("kind") == "study":
-                records[0] = {**records[0], "policy": NoPruning().to_dict()}
-                records[0].pop("policy_hash", None)
+            # Fold only, nothing is re-decided: every header (a repeated one too) names NoPruning.
+            plain = {"policy": NoPruning().to_dict(), "policy_hash": policy_hash(NoPruning())}
+            records = [{**r, **plain} if r.get("kind") == "study" else r for r in records]
             engine = Engine.from_records(records)
             view = engine.study
             for tid in view.completed_ids:
