@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     md = table(doc)
     print(md)
     if args.output:
-        from hpprune.audit.cli import write_text
+        from hpprune.audit.outputs import write_text
 
         write_text(args.output, json.dumps(doc, indent=1) + "\n")
         write_text(args.output.removesuffix(".json") + ".md", md)

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from hpprune.audit.cli import add_direction
+from hpprune.audit.outputs import write_text
 from hpprune.bench.methods import MethodSpec, select_methods
 from hpprune.bench.metrics import CHECKPOINTS, RunSummary, aggregate, summarize_runs
 from hpprune.bench.scenario import fmt_mean_se, jsonable, scenario_main
@@ -321,13 +322,14 @@ def run_benchmark(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, An
     doc = {"protocol": protocol, "methods": methods}
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(jsonable(doc), indent=1) + "\n")
-    with (out / "runs.jsonl").open("w") as fh:
-        for s in summaries:
-            row = asdict(s)
-            del row["curve"]
-            fh.write(json.dumps(jsonable(row)) + "\n")
-    (out / "summary.md").write_text(summary_markdown(doc))
+    write_text(out / "results.json", json.dumps(jsonable(doc), indent=1) + "\n")
+    rows = []
+    for s in summaries:
+        row = asdict(s)
+        del row["curve"]
+        rows.append(json.dumps(jsonable(row)) + "\n")
+    write_text(out / "runs.jsonl", "".join(rows))
+    write_text(out / "summary.md", summary_markdown(doc))
     from hpprune.bench.plot import plot_regret
 
     plot_regret(doc, out / "regret.png")

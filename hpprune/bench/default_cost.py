@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if args.output:
-        from hpprune.audit.cli import write_text
+        from hpprune.audit.outputs import write_text
 
         write_text(Path(args.output), text + "\n")
         write_text(Path(args.output.removesuffix(".json") + ".md"), markdown(result))

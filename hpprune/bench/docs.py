@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{page}: generated block differs from its file (run python -m hpprune.bench.docs)"
             )
         return 1 if stale else 0
-    from hpprune.audit.cli import write_text
+    from hpprune.audit.outputs import write_text
 
     for page in stale:
         write_text(page, render(page))

@@ -75,5 +75,8 @@ def plot_regret(doc: dict[str, Any], path: str | os.PathLike[str]) -> None:
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center right", fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 0.82, 1))
-    fig.savefig(path, dpi=110)
+    from hpprune.audit.outputs import atomic_output
+
+    with atomic_output(path) as fh:
+        fig.savefig(fh, dpi=110, format="png")
     plt.close(fig)

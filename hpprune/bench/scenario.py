@@ -18,7 +18,6 @@ import os
 import platform
 import shlex
 import sys
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+
+from hpprune.audit.outputs import atomic_output, write_text
 
 __all__ = [
     "atomic_write_text",
@@ -150,22 +151,9 @@ def fmt_mean_se(mean: float | None, se: float | None, digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
-def _temp_path(path: Path) -> Path:
-    """A fresh file name beside ``path`` (created with the user's umask, unlike mkstemp)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-
-
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory."""
-    tmp = _temp_path(path)
-    try:
-        with open(tmp, "x", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` to ``path`` atomically (:func:`hpprune.audit.outputs.write_text`)."""
+    write_text(path, text)
 
 
 def base_protocol(name: str, argv: Sequence[str], wall: float) -> dict[str, Any]:
@@ -230,12 +218,6 @@ def write_outputs(out: Path, doc: dict[str, Any], summary: str) -> None:
 
 
 def save_figure(fig: Any, path: Path) -> None:
-    """Save a matplotlib figure as PNG through a temporary file (atomic replace)."""
-    tmp = _temp_path(path)
-    try:
-        fig.savefig(tmp, dpi=110, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Save a matplotlib figure as PNG atomically (:func:`hpprune.audit.outputs.atomic_output`)."""
+    with atomic_output(path) as fh:
+        fig.savefig(fh, dpi=110, format="png")
