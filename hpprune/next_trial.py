@@ -12,7 +12,7 @@ configurations while it can and then resumes paused trials best last score first
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -20,7 +20,7 @@ from hpprune.pruners.base import Policy, find_policy
 from hpprune.types import Action, Decision, Reason, TrialState
 
 if TYPE_CHECKING:
-    from hpprune.curves import StudyView
+    from hpprune.curves import StudyView, TrialCurve
 
 #: Rule name of a resume chosen without a scheduler in the policy tree.
 RULE = "next_trial"
@@ -77,20 +77,29 @@ def choose_next(policy: Policy, study: StudyView, can_start: bool = True) -> Nex
         return scheduler.next_trial(study, can_start)
     if can_start:
         return NextTrial("start", None, Reason.NOTHING_PAUSED)
-    best = None
-    for curve in study.trials_in(TrialState.PAUSED):
-        last = curve.last_score
-        key = (last if last is not None else float("inf"), curve.index)
-        if best is None or key < best[0]:
-            best = (key, curve.trial_id)
+    best = best_last_score(study.trials_in(TrialState.PAUSED))
     if best is None:
         return NextTrial("none", None, Reason.NOTHING_PAUSED)
-    score = best[0][0]
+    score = best.last_score if best.last_score is not None else float("inf")
     evidence = {
         "ranked_by": "last_score",
         "last_value": study.to_value(score) if score != float("inf") else None,
     }
-    return NextTrial("resume", best[1], Reason.NOTHING_NEW, evidence)
+    return NextTrial("resume", best.trial_id, Reason.NOTHING_NEW, evidence)
+
+
+def best_last_score(curves: Iterable[TrialCurve]) -> TrialCurve | None:
+    """The trial with the best (lowest canonical) last score; ties: the earlier trial.
+
+    Trials without a finite report rank last; None for no trials.
+    """
+    best: tuple[tuple[float, int], TrialCurve] | None = None
+    for curve in curves:
+        last = curve.last_score
+        key = (last if last is not None else float("inf"), curve.index)
+        if best is None or key < best[0]:
+            best = (key, curve)
+    return None if best is None else best[1]
 
 
 def resume_decision(policy: Policy, answer: NextTrial) -> Decision:

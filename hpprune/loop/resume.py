@@ -43,16 +43,10 @@ def default_chooser(paused: Sequence[str], study: StudyView, can_start_new: bool
     Returns:
         The id to resume, or None to start a new trial (or leave them alone).
     """
-    best = None
-    for tid in paused:
-        curve = study.trial(tid)
-        last = curve.last_score
-        key = (last if last is not None else float("inf"), curve.index)
-        if best is None or key < best[0]:
-            best = (key, tid)
+    best = next_trial.best_last_score(study.trial(tid) for tid in paused)
     if can_start_new or best is None:
         return None
-    return best[1]
+    return best.trial_id
 
 
 class NoTrialAvailableError(RuntimeError):
