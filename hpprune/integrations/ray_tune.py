@@ -38,7 +38,6 @@ document, and pickling uses that document too (never a pickled ``__dict__``).
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import math
@@ -64,6 +63,7 @@ from hpprune.audit.log import read_log
 from hpprune.audit.sinks import FileSink, MemorySink, check_log_path
 from hpprune.engine import NON_FINITE_MODES, Engine
 from hpprune.pruners.base import Policy, as_policy, policy_from_dict, policy_hash
+from hpprune.registry import Registry
 from hpprune.types import Action, Decision, TrialState, jsonable
 
 if TYPE_CHECKING:
@@ -77,7 +77,10 @@ __all__ = [
     "STATE_VERSION",
     "RayTuneScheduler",
     "RunChoice",
+    "RANK_ENTRY_POINT_GROUP",
+    "RANK_FUNCTIONS",
     "choose_next_trial",
+    "register_rank_function",
     "summary",
 ]
 
@@ -154,6 +157,61 @@ def choose_next_trial(
     if answer.action == "start" and pending:
         return RunChoice(pending[0])
     return None
+
+
+def _function_ref(fn: RankFn) -> str:
+    """``module:qualname`` of a module-level function (the name a saved state carries)."""
+    if not callable(fn):
+        raise TypeError(f"expected a function for `rank`, got {type(fn).__name__}")
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", "")
+    if not module or not qualname or "<" in qualname:
+        raise TypeError(
+            f"`rank` must be a module-level function (it is saved by its name), got {fn!r}"
+        )
+    return f"{module}:{qualname}"
+
+
+RANK_ENTRY_POINT_GROUP = "hpprune.rank_functions"
+"""Entry-point group under which installed packages declare ranking hooks."""
+
+RANK_FUNCTIONS: Registry[RankFn] = Registry(
+    "rank function",
+    name_of=_function_ref,
+    accepts=callable,
+    group=RANK_ENTRY_POINT_GROUP,
+    how="hpprune.integrations.ray_tune.register_rank_function(fn)",
+)
+"""The ranking hooks a saved scheduler state may name (by ``module:qualname``).
+
+A saved state (``tuner.pkl``, :meth:`RayTuneScheduler.state_dict`) names its
+``rank`` hook; unpickling resolves that name here only, never by importing it:
+:func:`choose_next_trial`, functions registered with
+:func:`register_rank_function` and those of the :data:`RANK_ENTRY_POINT_GROUP`
+entry-point group.
+"""
+
+
+def register_rank_function(fn: RankFn) -> RankFn:
+    """Allow ``RayTuneScheduler(rank=fn)`` and saved states that name ``fn``.
+
+    Usable as a decorator next to the function; the registration must run
+    before ``Tuner.restore`` unpickles the scheduler (define and register the
+    function in a module the restoring script imports, or in the script itself).
+
+    Args:
+        fn: A module-level function with the signature of :func:`choose_next_trial`.
+
+    Returns:
+        ``fn``.
+
+    Raises:
+        TypeError: If ``fn`` is not a module-level function.
+    """
+    return RANK_FUNCTIONS.register(fn)
+
+
+register_rank_function(choose_next_trial)
 
 
 # --------------------------------------------------------------------------- record sink
@@ -240,12 +298,15 @@ class RayTuneScheduler(TrialScheduler):
             ``"ignore"``: the trial continues. Either way the value never
             enters any statistic.
         rank: Ranking hook with the signature of :func:`choose_next_trial`
-            (the default); must be an importable module-level function.
+            (the default): a module-level function registered with
+            :func:`register_rank_function` (a saved state names it, and reading
+            the state resolves the name among registered functions only).
         study_name: Name stored in the log header (default: the experiment name).
 
     Raises:
         TypeError: If an argument has the wrong type.
-        ValueError: If ``mode`` or ``non_finite`` is unknown or a name is empty.
+        ValueError: If ``mode`` or ``non_finite`` is unknown, a name is empty
+            or ``rank`` is not registered.
     """
 
     _supports_buffered_results = False
@@ -274,7 +335,7 @@ class RayTuneScheduler(TrialScheduler):
             raise TypeError(f"expected a file path (or None) for `log`, got {type(log).__name__}")
         self._log_path = None if log is None else os.fspath(check_log_path(log))
         self._non_finite = validate.choice(non_finite, NON_FINITE_MODES, "non_finite")
-        self._rank_ref = _function_ref(rank) if rank is not None else None
+        self._rank_ref = RANK_FUNCTIONS.name(rank, "rank") if rank is not None else None
         self._rank: RankFn = rank if rank is not None else choose_next_trial
         self._study_name = _name_or_none(study_name, "study_name")
         self._reset()
@@ -542,6 +603,10 @@ class RayTuneScheduler(TrialScheduler):
             theirs = config.get(key)
             if mine is not None and theirs is not None and mine != theirs:
                 raise ValueError(f"the saved state has {key}={theirs!r}, not {mine!r}")
+        if config.get("rank") != self._rank_ref:  # compared by name: nothing is imported
+            raise ValueError(
+                f"the saved state has rank={config.get('rank')!r}, not {self._rank_ref!r}"
+            )
         records = list(state.get("records") or [])
         self._reset()
         self._metric = self._init_metric or config.get("search_metric")
@@ -574,7 +639,8 @@ class RayTuneScheduler(TrialScheduler):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         config = state["config"]
-        rank = _import_function(config["rank"]) if config.get("rank") else None
+        ref = config.get("rank")
+        rank = None if ref is None else RANK_FUNCTIONS.resolve(ref, "config.rank")
         self.__init__(  # type: ignore[misc]
             policy_from_dict(config["policy"]),
             metric=config.get("metric"),
@@ -945,27 +1011,3 @@ def _free_name(taken: set[str]) -> str:
         if n.startswith(prefix) and n.endswith(suffix) and n[len(prefix) : -len(suffix)].isdigit()
     ]
     return f"{prefix}{max(used, default=0) + 1}{suffix}"
-
-
-def _function_ref(fn: object) -> str:
-    """``module:qualname`` of an importable module-level function."""
-    if not callable(fn):
-        raise TypeError(f"expected a function for `rank`, got {type(fn).__name__}")
-    module = getattr(fn, "__module__", None)
-    qualname = getattr(fn, "__qualname__", "")
-    if not module or not qualname or "<" in qualname:
-        raise TypeError(
-            f"`rank` must be a module-level function (it is saved by its import path), got {fn!r}"
-        )
-    return f"{module}:{qualname}"
-
-
-def _import_function(ref: str) -> RankFn:
-    module, _, qualname = ref.partition(":")
-    obj: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise ValueError(f"`rank` {ref!r} is not callable")
-    fn: RankFn = obj
-    return fn

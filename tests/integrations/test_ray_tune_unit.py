@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from hpprune.integrations.ray_tune import (
     RunChoice,
     _StateLocation,
     choose_next_trial,
+    register_rank_function,
 )
 from hpprune.types import Action, Decision, Reason
 from tests.integrations.ray_fixtures import PauseOnceAt, replay_records
@@ -395,17 +397,75 @@ def test_resource_scheduler_answer_is_followed() -> None:
     assert choose_next_trial(spent, ["p"], []) is None
 
 
-def test_custom_rank_hook_is_used_and_saved_by_name() -> None:
+def reverse_pending(engine: Engine, pending: Any, paused: Any) -> RunChoice | None:
+    return RunChoice(pending[-1]) if pending else None
+
+
+def unregistered_rank(engine: Engine, pending: Any, paused: Any) -> RunChoice | None:
+    return None
+
+
+register_rank_function(reverse_pending)
+
+
+def test_a_registered_rank_hook_is_used_and_round_trips_through_pickle() -> None:
     sched, ctl = make(rank=reverse_pending)
     add(sched, ctl, "a")
     second = add(sched, ctl, "b")
     assert sched.choose_trial_to_run(ctl) is second
     clone = pickle.loads(pickle.dumps(sched))
-    assert clone.state_dict()["config"]["rank"].endswith(":reverse_pending")
+    assert clone.state_dict()["config"]["rank"] == f"{__name__}:reverse_pending"
+    assert clone._rank is reverse_pending
+    ctl2 = Controller()
+    ctl2.trials = ctl.trials
+    assert clone.choose_trial_to_run(ctl2) is second
 
 
-def reverse_pending(engine: Engine, pending: Any, paused: Any) -> RunChoice | None:
-    return RunChoice(pending[-1]) if pending else None
+def test_an_unregistered_rank_hook_is_refused_at_construction() -> None:
+    with pytest.raises(ValueError, match=r"`rank` .*unregistered_rank is not a registered"):
+        make(rank=unregistered_rank)
+
+
+_EVIL = """
+import pathlib
+pathlib.Path(__file__).with_name("imported.flag").write_text("imported")
+def x(engine, pending, paused):
+    return None
+"""
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["hpprune_evil_rank:x", "hpprune_evil_rank.x", "hpprune_evil_rank", "builtins:print", 7],
+)
+def test_a_saved_state_never_chooses_code_to_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ref: object
+) -> None:
+    (tmp_path / "hpprune_evil_rank.py").write_text(_EVIL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sched, ctl = make()
+    _run(sched, ctl, ["a"])
+    state = sched.__getstate__()
+    state["config"]["rank"] = ref
+    blank = RayTuneScheduler.__new__(RayTuneScheduler)
+    with pytest.raises(ValueError, match=r"config\.rank"):
+        blank.__setstate__(state)
+    assert "hpprune_evil_rank" not in sys.modules
+    assert not (tmp_path / "imported.flag").exists()
+
+
+def test_the_default_rank_hook_resolves_by_name() -> None:
+    sched, _ = make(rank=choose_next_trial)
+    clone = pickle.loads(pickle.dumps(sched))
+    assert clone._rank is choose_next_trial
+
+
+def test_restore_refuses_a_state_saved_with_another_rank_hook(tmp_path: Path) -> None:
+    sched, ctl = make(rank=reverse_pending)
+    _run(sched, ctl, ["a"])
+    sched.save(str(tmp_path / "s.json"))
+    with pytest.raises(ValueError, match="rank"):
+        make()[0].restore(str(tmp_path / "s.json"))
 
 
 # ----------------------------------------------------------------------------- save / restore
