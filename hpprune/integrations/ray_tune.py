@@ -59,12 +59,14 @@ except ImportError as _exc:
     raise missing_extra(_exc, "ray", "ray", __name__) from _exc
 
 from hpprune import next_trial, validate
+from hpprune.audit.headers import check_same_study
 from hpprune.audit.log import read_log
+from hpprune.audit.records import Fold, LogFormatError, StudyRecord
 from hpprune.audit.sinks import FileSink, MemorySink, check_log_path
 from hpprune.engine import NON_FINITE_MODES, Engine
 from hpprune.pruners.base import Policy, as_policy, policy_from_dict, policy_hash
 from hpprune.registry import Registry
-from hpprune.types import Action, Decision, TrialState, jsonable
+from hpprune.types import Action, Decision, Direction, TrialState, jsonable
 
 if TYPE_CHECKING:
     from ray.tune.execution.tune_controller import TuneController
@@ -228,20 +230,46 @@ class _RecordSink(MemorySink):
         self.files: list[FileSink] = []
 
     def attach(self, path: str | os.PathLike[str]) -> FileSink:
-        """Copy every later record to ``path`` (back-filling it when empty).
+        """Copy every later record to ``path``, after the ones it misses so far.
+
+        The file must be empty or hold the start of this sink's records (the
+        log of this run, as a restored scheduler finds it); its missing tail
+        is appended. Anything else is refused and the file is left alone.
 
         Raises:
-            ValueError: If the file already holds a log of another policy or
-                direction.
+            LogFormatError: If the file is not an hpprune log.
+            ValueError: If it holds a log of another study (policy, direction,
+                non_finite or study name differ) or another run of this study.
         """
         log = FileSink(path)
-        p = Path(path)
-        if not p.exists() or p.stat().st_size == 0:
-            log.append(self.records)
-        elif self.records:
-            _check_same_study(self.records[0], next(log.read(), {}), p)
+        try:
+            theirs = self._check_continues(log) if log.path.exists() else []
+            log.append(self.records[len(theirs) :])
+        except BaseException:
+            log.close()
+            raise
         self.files.append(log)
         return log
+
+    def _check_continues(self, log: FileSink) -> list[dict[str, Any]]:
+        """The records of ``log``, checked to be the start of this sink's (see :meth:`attach`)."""
+        theirs = list(log.read())
+        if not self.records or (not theirs and log.path.stat().st_size == 0):
+            return theirs
+        if not theirs:
+            raise LogFormatError(
+                f"{log.name} is not an hpprune log (no line is a study record); "
+                "refusing to write to it"
+            )
+        found = _header_of(theirs, log.name)
+        ours = _header_of(self.records, "<scheduler records>")
+        check_same_study(ours, found, log.name, "pass another `log` path")
+        if theirs != self.records[: len(theirs)]:
+            raise ValueError(
+                f"log {log.name} holds another run of study {found.study!r} (its records "
+                "are not the start of this scheduler's); pass another `log` path"
+            )
+        return theirs
 
     def append(self, records: Iterable[Mapping[str, Any]]) -> None:
         with self._mutex:
@@ -260,13 +288,16 @@ class _RecordSink(MemorySink):
             log.close()
 
 
-def _check_same_study(ours: Mapping[str, Any], theirs: Mapping[str, Any], path: Path) -> None:
-    for key in ("policy_hash", "direction"):
-        if theirs.get("kind") != "study" or theirs.get(key) != ours.get(key):
-            raise ValueError(
-                f"log {path} was written for another study ({key} {theirs.get(key)!r}, "
-                f"expected {ours.get(key)!r}); pass another `log` path"
-            )
+def _header_of(records: Sequence[Mapping[str, Any]], where: object) -> StudyRecord:
+    """The decoded ``study`` header that starts ``records``.
+
+    Raises:
+        LogFormatError: If the first record is not a valid study header.
+    """
+    header = Fold(where).accept(records[0], 1)
+    if not isinstance(header, StudyRecord):  # pragma: no cover - accept() refuses
+        raise LogFormatError(f"{where} does not start with a study record")
+    return header
 
 
 # --------------------------------------------------------------------------- scheduler
@@ -664,13 +695,14 @@ class RayTuneScheduler(TrialScheduler):
             state = _state_location(trial)
             records = self._records_to_resume(state, trial.trial_id)
             if records:
+                check_same_study(
+                    self._expected_header(),
+                    _header_of(records, state.local if state else None),
+                    state.local if state else None,
+                    "this scheduler must be configured as the one that wrote it",
+                )
                 self._sink = _RecordSink(records)
                 self._engine = Engine.from_records(self._sink.records, self.policy, log=self._sink)
-                if self._engine.direction.value != _DIRECTIONS[self._mode]:
-                    raise ValueError(
-                        f"the experiment's state file {state.local if state else None} was "
-                        "written with another `mode`"
-                    )
             else:
                 self._sink = _RecordSink()
                 self._engine = Engine(
@@ -680,14 +712,25 @@ class RayTuneScheduler(TrialScheduler):
                     non_finite=self._non_finite,
                     study_name=self._study_name or _experiment_name(trial),
                 )
+            self._attach_user_log()  # before the state file: a refused log leaves no trace
             if state is not None:
                 self._bind_state_file(state)
-            self._attach_user_log()
         elif self._state_path is None:
             state = _state_location(trial)
             if state is not None:
                 self._bind_state_file(state)
         return self._engine
+
+    def _expected_header(self) -> StudyRecord:
+        """The header this scheduler would write (study None: any name, as Engine takes it)."""
+        return StudyRecord(
+            self._study_name,
+            self.policy.to_dict(),
+            policy_hash(self.policy),
+            Direction(_DIRECTIONS[self._mode or "min"]),
+            self._non_finite,
+            {},
+        )
 
     def _records_to_resume(
         self, state: _StateLocation | None, trial_id: str
@@ -731,10 +774,20 @@ class RayTuneScheduler(TrialScheduler):
         self._state_path = state
 
     def _attach_user_log(self) -> None:
+        """Copy the records to the user's ``log`` (see :meth:`_RecordSink.attach`).
+
+        A refused log forgets the engine just built, so no later call runs on
+        without the log the user asked for.
+        """
         if self._log_path is not None and all(
             os.fspath(f.path) != self._log_path for f in self._sink.files
         ):
-            self._sink.attach(self._log_path)
+            try:
+                self._sink.attach(self._log_path)
+            except ValueError:
+                self._engine = None
+                self._sink = _RecordSink()
+                raise
 
     def _add_rank(self, tid: str) -> tuple[int, int]:
         engine = self._engine

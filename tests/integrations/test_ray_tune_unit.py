@@ -20,9 +20,10 @@ from ray.tune.experiment import Trial
 from ray.tune.result import DEFAULT_METRIC
 from ray.tune.schedulers import TrialScheduler
 
-from hpprune import Engine, MedianPruner, PercentilePruner, ResourceScheduler
+from hpprune import Engine, LogFormatError, MedianPruner, PercentilePruner, ResourceScheduler
 from hpprune.integrations.ray_tune import (
     RESULT_KEY,
+    STATE_FILE,
     STATE_FORMAT,
     DecisionCallback,
     RayTuneScheduler,
@@ -536,13 +537,86 @@ def test_restore_rejects_another_time_attr(tmp_path: Path) -> None:
         make(time_attr="epoch")[0].restore(str(tmp_path / "s.json"))
 
 
-def test_user_log_of_another_study_is_refused(tmp_path: Path) -> None:
+SAME_STUDY: dict[str, Any] = {"mode": "min", "non_finite": "stop", "study_name": "s"}
+
+OTHER_STUDIES = [
+    ({"policy": MedianPruner(n_startup_trials=9)}, "was written for policy"),
+    ({"mode": "max"}, "has direction 'minimize', not 'maximize'"),
+    ({"non_finite": "ignore"}, "has non_finite 'stop', not 'ignore'"),
+    ({"study_name": "other"}, "belongs to study 's', not 'other'"),
+]
+
+
+@pytest.mark.parametrize(("change", "match"), OTHER_STUDIES)
+def test_a_user_log_of_another_study_is_refused_and_left_alone(
+    tmp_path: Path, change: dict[str, Any], match: str
+) -> None:
     log = tmp_path / "audit.jsonl"
-    first, ctl = make(MedianPruner(), log=log)
+    first, ctl = make(MedianPruner(), log=log, **SAME_STUDY)
     _run(first, ctl, ["a"])
-    second, ctl2 = make(MedianPruner(n_startup_trials=9), log=log)
-    with pytest.raises(ValueError, match="another study"):
-        add(second, ctl2, "x")
+    before = log.read_bytes()
+    args = {"policy": MedianPruner(), **SAME_STUDY, **change}
+    second, ctl2 = make(args.pop("policy"), log=log, **args)
+    for _ in range(2):  # refused again on the next call: never runs on without the log
+        with pytest.raises(ValueError, match=match):
+            add(second, ctl2, "x")
+    assert log.read_bytes() == before
+
+
+@pytest.mark.parametrize("kept_lines", [0, 1, 3, None], ids=["empty", "header", "3", "all"])
+def test_a_restored_scheduler_completes_the_start_of_its_own_log(
+    tmp_path: Path, kept_lines: int | None
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    first, ctl = make(MedianPruner(), log=log, **SAME_STUDY)
+    _run(first, ctl, ["b", "a"])
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:kept_lines]))
+    second, ctl2 = make(MedianPruner(), log=log, **SAME_STUDY)
+    second.load_state_dict(first.state_dict())
+    _run(second, ctl2, ["c"])
+    assert [json.loads(line) for line in log.read_text().splitlines()] == second.records
+
+
+def test_a_new_run_refuses_the_log_of_an_earlier_run_of_the_same_study(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    first, ctl = make(MedianPruner(), log=log, **SAME_STUDY)
+    _run(first, ctl, ["a"])
+    before = log.read_bytes()
+    second, ctl2 = make(MedianPruner(), log=log, **SAME_STUDY)
+    with pytest.raises(ValueError, match="holds another run of study 's'"):
+        add(second, ctl2, "b")
+    assert log.read_bytes() == before
+
+
+def test_a_user_log_that_is_not_an_hpprune_log_is_refused(tmp_path: Path) -> None:
+    log = tmp_path / "notes.txt"
+    log.write_bytes(b"my notes\n")
+    sched, ctl = make(log=log)
+    with pytest.warns(UserWarning), pytest.raises(LogFormatError, match="not an hpprune log"):
+        add(sched, ctl, "x")
+    assert log.read_bytes() == b"my notes\n"
+
+
+@pytest.mark.parametrize(("change", "match"), OTHER_STUDIES)
+def test_the_experiment_state_file_of_another_study_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, Any], match: str
+) -> None:
+    import hpprune.integrations.ray_tune as ray_tune
+
+    state = tmp_path / STATE_FILE
+    monkeypatch.setattr(ray_tune, "_state_location", lambda trial: _StateLocation(state))
+    first, ctl = make(MedianPruner(), **SAME_STUDY)
+    _run(first, ctl, ["a"])
+    before = state.read_bytes()
+    args = {"policy": MedianPruner(), **SAME_STUDY, **change}
+    second, ctl2 = make(args.pop("policy"), **args)
+    with pytest.raises(ValueError, match=match):
+        add(second, ctl2, "a")  # a trial of the state file: Tune restores the experiment
+    assert state.read_bytes() == before
+    resumed, ctl3 = make(MedianPruner(), **SAME_STUDY)
+    add(resumed, ctl3, "a")
+    assert resumed.records == first.records
 
 
 def test_state_file_is_fetched_from_tune_storage(tmp_path: Path) -> None:
