@@ -28,7 +28,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from hpprune.audit.cli import add_log, add_output, emit, int_at_least, load_log, log_name
+from hpprune.audit.cli import (
+    add_log,
+    add_output,
+    emit,
+    input_error,
+    int_at_least,
+    load_log,
+    log_name,
+)
 from hpprune.audit.explain import (
     LogFacts,
     explain_trial,
@@ -67,6 +75,10 @@ _DISPATCH_HELP = {
 
 class CliError(Exception):
     """A user error: printed as ``hpprune <cmd>: error: <message>``, exit code 2."""
+
+
+class _InputError(CliError):
+    """A log that cannot be shown: printed as its message (``log error: ...``), exit code 2."""
 
 
 # --------------------------------------------------------------------------- tables
@@ -259,6 +271,8 @@ def _json(data: object) -> str:
 def _emit(text: str, args: argparse.Namespace, out: TextIO) -> None:
     try:
         emit(text, args.output, out, [args.log] if getattr(args, "log", None) else [])
+    except UnicodeEncodeError as exc:  # text from the log that no file or terminal can hold
+        raise _InputError(input_error(exc)) from None
     except (OSError, ValueError) as exc:
         raise CliError(f"argument -o/--output: cannot write {args.output}: {exc}") from None
 
@@ -453,8 +467,14 @@ def _main(args_list: list[str]) -> int:
     args.argv = args_list[1:]
     try:
         return func(args, sys.stdout)
+    except _InputError as exc:
+        sys.stderr.write(f"{PROG} {args.command}: {exc}\n")
+        return 2
     except CliError as exc:
         sys.stderr.write(f"{PROG} {args.command}: error: {exc}\n")
+        return 2
+    except RecursionError as exc:
+        sys.stderr.write(f"{PROG} {args.command}: {input_error(exc)}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG} {args.command}: interrupted\n")

@@ -6,7 +6,6 @@ with a message that names the field and the value received.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from numbers import Integral, Real
@@ -17,6 +16,12 @@ MAX_STEP = 2**53 - 1
 
 MAX_ID_LENGTH = 512
 """Longest accepted trial id, in characters."""
+
+MAX_DEPTH = 64
+"""Deepest nesting of lists and mappings accepted in params and evidence."""
+
+MAX_TEXT_LENGTH = 1_000_000
+"""Longest accepted reason, rule or study name, in characters."""
 
 _LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")  # what str.splitlines splits on
 
@@ -49,6 +54,92 @@ def trial_id(value: object, field: str = "trial_id") -> str:
             f"`{field}` must be valid Unicode text (no lone surrogates), got {text!r}"
         ) from None
     return text
+
+
+def _unicode_error(text: str) -> str | None:
+    """Why ``text`` cannot be written as UTF-8 (a lone surrogate), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"a lone surrogate {text[exc.start]!r} at position {exc.start}"
+    return None
+
+
+def text(value: object, field: str, *, optional: bool = False) -> str | None:
+    """Check a free-text field (a reason, a rule, a study name).
+
+    Args:
+        value: The text.
+        field: Its name, for messages.
+        optional: Accept None (returned as is).
+
+    Returns:
+        ``value`` unchanged.
+
+    Raises:
+        TypeError: If it is not a str (or None when ``optional``).
+        ValueError: If it holds a lone surrogate (it could not be written
+            as UTF-8) or is longer than :data:`MAX_TEXT_LENGTH`.
+    """
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        what = "a str or None" if optional else "a str"
+        raise TypeError(f"expected {what} for `{field}`, got {type(value).__name__}")
+    if len(value) > MAX_TEXT_LENGTH:
+        raise ValueError(
+            f"`{field}` is {len(value)} characters long; at most {MAX_TEXT_LENGTH} are accepted"
+        )
+    why = _unicode_error(value)
+    if why is not None:
+        raise ValueError(f"`{field}` must be valid Unicode text, got {why}")
+    return value
+
+
+def json_value(value: Any, field: str) -> None:
+    """Check a decoded JSON value (params, evidence) that the log will hold.
+
+    Walks ``value`` without recursion, so a crafted value cannot exhaust the
+    stack.
+
+    Args:
+        value: A value made of dicts, lists, str, int, float, bool and None
+            (as :func:`json.loads` returns, or :func:`hpprune.types.jsonable`).
+        field: Its name, for messages.
+
+    Raises:
+        ValueError: Naming the element (``params['lr'][0]``), for nesting
+            deeper than :data:`MAX_DEPTH`, a str (or key) holding a lone
+            surrogate, or an int too large for a float.
+    """
+    stack: list[tuple[Any, str, int]] = [(value, field, 0)]
+    while stack:
+        x, where, depth = stack.pop()
+        if isinstance(x, str):
+            why = _unicode_error(x)
+            if why is not None:
+                raise ValueError(f"`{where}` must be valid Unicode text, got {why}")
+        elif isinstance(x, bool) or x is None or isinstance(x, float):
+            continue
+        elif isinstance(x, int):
+            try:
+                float(x)
+            except OverflowError:
+                raise ValueError(f"`{where}` is an int too large for a float") from None
+        elif isinstance(x, (dict, list, tuple)):
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"`{field}` is nested more than {MAX_DEPTH} levels deep")
+            if isinstance(x, dict):
+                for k, v in x.items():
+                    key = str(k)
+                    why = _unicode_error(key)
+                    if why is not None:
+                        raise ValueError(
+                            f"a key of `{where}` must be valid Unicode text, got {why}"
+                        )
+                    stack.append((v, f"{where}[{key!r}]", depth + 1))
+            else:
+                stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(x))
 
 
 def step(value: object, field: str = "step") -> int:
@@ -123,7 +214,8 @@ def resources(value: object, field: str = "resources") -> dict[str, float] | Non
 
     Raises:
         TypeError: If it is not a mapping of str to numbers.
-        ValueError: If a reading is negative or non-finite.
+        ValueError: If a reading is negative or non-finite, or a key holds a
+            lone surrogate.
     """
     if value is None:
         return None
@@ -133,6 +225,9 @@ def resources(value: object, field: str = "resources") -> dict[str, float] | Non
     for k, v in value.items():
         if not isinstance(k, str):
             raise TypeError(f"keys of `{field}` must be str, got {type(k).__name__}")
+        why = _unicode_error(k)
+        if why is not None:
+            raise ValueError(f"a key of `{field}` must be valid Unicode text, got {why}")
         x = elapsed(v, f"{field}[{k!r}]")
         if x is not None:
             out[k] = x
@@ -158,13 +253,16 @@ def int_param(value: object, field: str, minimum: int = 0) -> int:
 
     Raises:
         TypeError: If it is not an int.
-        ValueError: If it is below ``minimum``.
+        ValueError: If it is below ``minimum``, or too large for a float
+            (over 1023 bits).
     """
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"expected an int >= {minimum} for `{field}`, got {value!r}")
     n = int(value)
     if n < minimum:
         raise ValueError(f"expected an int >= {minimum} for `{field}`, got {n}")
+    if n.bit_length() > 1023:  # the log holds parameters as JSON numbers a float can read
+        raise ValueError(f"`{field}` is too large (an int of {n.bit_length()} bits)")
     return n
 
 
@@ -199,10 +297,22 @@ def float_param(
 
 
 def any_jsonable(value: Any, field: str) -> Any:
-    """Check that ``value`` can be written to the audit log.
+    """Check that ``value`` can be written to the audit log (and read back).
+
+    Args:
+        value: Params or evidence: mappings, sequences, numbers (numpy ones
+            too), str, bool and None.
+        field: Its name, for messages.
+
+    Returns:
+        Its JSON form (see :func:`hpprune.types.jsonable`; NaN and ±inf
+        become ``"NaN"``, ``"Infinity"``, ``"-Infinity"``).
 
     Raises:
-        TypeError: Naming ``field`` when it cannot.
+        TypeError: Naming ``field`` when a part has no JSON form.
+        ValueError: Naming the part, when it refers to itself, is nested
+            deeper than :data:`MAX_DEPTH`, holds a lone surrogate, or holds an
+            int too large for a float.
     """
     from hpprune.types import jsonable
 
@@ -216,9 +326,7 @@ def any_jsonable(value: Any, field: str) -> Any:
             "nested too deeply"
         ) from None
     try:
-        json.dumps(out, allow_nan=False)
-    except (ValueError, OverflowError) as exc:  # e.g. a 5000-digit int
-        raise ValueError(f"`{field}` cannot be written to the audit log: {exc}") from None
-    except RecursionError:
-        raise ValueError(f"`{field}` is nested too deeply for the audit log") from None
+        json_value(out, field)
+    except ValueError as exc:
+        raise ValueError(f"cannot write to the audit log: {exc}") from None
     return out

@@ -42,6 +42,7 @@ __all__ = [
     "add_direction",
     "add_output",
     "build_parser",
+    "input_error",
     "int_at_least",
     "main",
     "write_text",
@@ -160,13 +161,17 @@ def load_log(log: str, study: str | None) -> str | list[dict[str, Any]]:
         The path unchanged, or the study's records read from the database.
 
     Raises:
-        FileNotFoundError: If the database has no log for the study.
+        FileNotFoundError: If the database has no log for the study, or a
+            ``sqlite:///`` URL names no file (none is created).
         ValueError: If ``study`` is None and the database holds several studies.
         OSError: If the database cannot be read.
         ImportError: If SQLAlchemy is not installed.
     """
     if not is_url(log):
         return log
+    db = sqlite_path(log)
+    if db is not None and not db.is_file():
+        raise FileNotFoundError(f"no SQLite database at {db} (from {log_name(log)})")
     return list(read_log(log, study=study))
 
 
@@ -425,7 +430,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
 def _copy_log(args: argparse.Namespace, out: TextIO) -> int:
     from hpprune.audit.explain import load_records
 
-    records = load_records(load_log(args.log, args.study))
+    # Through the log's one fold: a log that other readers reject is not copied.
+    records = load_records(load_log(args.log, args.study), log_name(args.log))
     inputs = [] if is_url(args.log) else [args.log]
     _write(records, args, out, study=getattr(args, "study", None), inputs=inputs)
     return 0
@@ -442,7 +448,13 @@ def _write(
     from hpprune.audit.importers import write_output
 
     target, fmt = write_output(
-        records, args.output, fmt=args.format, overwrite=args.force, study=study, inputs=inputs
+        records,
+        args.output,
+        fmt=args.format,
+        overwrite=args.force,
+        study=study,
+        inputs=inputs,
+        checked=args.command == "export" or args.source == "jsonl",
     )
     n_trials = len({r["trial"] for r in records if "trial" in r})
     what = "curves table" if fmt == "curves" else "log"
@@ -468,10 +480,32 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return int(exc.code) if isinstance(exc.code, int) else 2
     try:
         return _run(args, stream)
-    except (ValueError, OSError, ImportError) as exc:
-        kind = "log error" if isinstance(exc, LogFormatError) else "error"
-        sys.stderr.write(f"hpprune {args.command}: {kind}: {exc}\n")
+    except (ValueError, OSError, ImportError, RecursionError) as exc:
+        sys.stderr.write(f"hpprune {args.command}: {input_error(exc)}\n")
         return 2
+
+
+def input_error(exc: BaseException) -> str:
+    """The one-line message for an error a command's input caused (no traceback).
+
+    Args:
+        exc: A ValueError (LogFormatError, UnicodeError, ...), OSError,
+            ImportError or RecursionError.
+
+    Returns:
+        ``"log error: ..."`` for a log that cannot be read or shown,
+        ``"error: ..."`` otherwise.
+    """
+    if isinstance(exc, LogFormatError):
+        return f"log error: {exc}"
+    if isinstance(exc, UnicodeEncodeError):
+        return (
+            "log error: the log holds text that is not valid Unicode (a lone surrogate "
+            f"{exc.object[exc.start : exc.end]!r}); nothing was written"
+        )
+    if isinstance(exc, RecursionError):
+        return "log error: the log holds a value nested too deeply to process; nothing was written"
+    return f"error: {exc}"
 
 
 if __name__ == "__main__":

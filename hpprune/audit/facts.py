@@ -25,6 +25,7 @@ from hpprune.audit.records import (
     CompleteRecord,
     DecisionRecord,
     FailRecord,
+    Fold,
     Record,
     ReportRecord,
     StudyRecord,
@@ -234,22 +235,36 @@ class LogFacts:
         return self.compute[-1] if self.compute else 0.0
 
 
-def load_records(log: RecordsArg) -> list[dict[str, Any]]:
-    """Read a log file (or copy an iterable of records) into a list.
+def load_records(log: RecordsArg, where: object = None) -> list[dict[str, Any]]:
+    """Read a log through its one fold into a list of the records as read.
 
     Args:
         log: A JSON Lines log path, or records.
+        where: The log's name in messages (default: the path, or ``<records>``).
 
     Returns:
-        The records, header first.
+        The accepted records, header first, as read (lines skipped with a
+        warning are left out; see :mod:`hpprune.audit.records`).
 
     Raises:
         FileNotFoundError: If the path does not exist.
-        LogFormatError: If a record comes from a newer schema.
+        LogFormatError: Naming the line, if the log is not a valid hpprune log.
     """
+    raws: Iterable[Mapping[str, Any]]
     if isinstance(log, (str, os.PathLike)):
-        return list(read_log(Path(log)))
-    return [dict(r) for r in log]
+        where = Path(log) if where is None else where
+        raws, unit = read_log(Path(log)), "line"
+    else:
+        where = "<records>" if where is None else where
+        raws, unit = log, "record"
+    fold = Fold(where)
+    out: list[dict[str, Any]] = []
+    for n, raw in enumerate(raws, start=1):
+        if fold.accept(raw, n, unit) is not None:
+            out.append(dict(raw))
+    if fold.header is None:
+        raise LogFormatError(f"{where}: not an hpprune log: it has no study record")
+    return out
 
 
 def find_budget_s(header: Mapping[str, Any]) -> float | None:

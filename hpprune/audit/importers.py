@@ -57,7 +57,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from hpprune.audit.explain import fold_log
+from hpprune.audit.explain import fold_log, load_records
 from hpprune.audit.outputs import atomic_output, sqlite_path
 from hpprune.audit.records import encode_record
 from hpprune.audit.sinks import is_url
@@ -650,6 +650,7 @@ def write_output(
     overwrite: bool = False,
     study: str | None = None,
     inputs: Sequence[str | os.PathLike[str]] = (),
+    checked: bool = False,
 ) -> tuple[Path | str, str]:
     """Write records as a log or a curves table, chosen by ``fmt`` or the file suffix.
 
@@ -662,15 +663,21 @@ def write_output(
         overwrite: Replace an existing file (a database log is never replaced).
         study: Study name for a database destination (default: the header's).
         inputs: Files the command read (never written over).
+        checked: The records already went through the log's fold
+            (:func:`hpprune.audit.facts.load_records`); otherwise they go
+            through it here, so nothing every reader would reject is written.
 
     Returns:
         ``(path, format)``; for a database, the URL without its password.
 
     Raises:
+        LogFormatError: If the records are not a valid log (nothing is written).
         ValueError: If ``fmt`` is unknown, or is ``"curves"`` for a database.
         FileExistsError: If the file exists and ``overwrite`` is False, or the
             study already has a log in the database.
     """
+    if not checked:
+        records = load_records(records)
     if is_url(path):
         if fmt not in (None, "log"):
             raise ValueError("a database holds logs, not curves tables; use a .csv OUT")

@@ -47,7 +47,7 @@ from hpprune.audit.records import (
 )
 from hpprune.audit.spec import load_policy, to_spec
 from hpprune.engine import Engine
-from hpprune.pruners.base import Policy
+from hpprune.pruners.base import Policy, policy_from_dict
 from hpprune.types import Action, Decision, Reason, TrialState, jsonable
 
 __all__ = [
@@ -316,7 +316,12 @@ def _typed_list(log: RecordsArg | Sequence[Record]) -> list[Record]:
 
 
 def _policy_of_header(header: Mapping[str, Any]) -> Policy:
-    pol = load_policy(header["policy"])
+    """The log's own policy, rebuilt exactly as ``Engine.from_log`` rebuilds it."""
+    try:
+        pol = policy_from_dict(header["policy"])
+    except (TypeError, ValueError) as exc:
+        recorded = _short(header["policy"])
+        raise ValueError(f"cannot rebuild the log's policy {recorded}: {exc}") from None
     if getattr(pol, "is_external", False):
         raise ValueError(
             f"this log was imported from {pol.params().get('source', 'another tool')}: its "
@@ -326,9 +331,14 @@ def _policy_of_header(header: Mapping[str, Any]) -> Policy:
     return pol
 
 
+def _short(x: Any) -> str:
+    text = repr(x)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
 def _recorded_spec(header: Mapping[str, Any]) -> str:
     try:
-        pol = load_policy(header["policy"])
+        pol = policy_from_dict(header["policy"])
     except (ValueError, KeyError, TypeError):
         return str(header.get("policy", {}).get("type", "?"))
     if getattr(pol, "is_external", False):

@@ -97,7 +97,13 @@ def _series(values: list[float], max_len: int) -> tuple[list[int], list[float | 
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    """A finite float, or an int that converts to one (a huge int is not a number here)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an int beyond the largest float
+        return False
 
 
 def _deciding(stop: Decision | None, events: list[Decision]) -> Decision | None:

@@ -1,0 +1,364 @@
+"""Issue 14, checked again finding by finding: what the first pass left failing.
+
+Each table row is a crafted log or a bad API call and the outcome every reader
+or command must give. The CLI runs under the streams a terminal gives it
+(stdout UTF-8 strict, stderr UTF-8 with backslash escapes), so text a log
+should never have held shows up as the error it causes there.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hpprune
+from hpprune.audit import report
+from hpprune.audit.explain import fold_log, load_records
+from hpprune.audit.records import LogFormatError
+from hpprune.audit.replay import replay
+
+POLICY = hpprune.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
+HEADER = hpprune.Engine(POLICY).header()
+SUR = "\ud800"  # a lone surrogate: JSON can escape it, UTF-8 cannot hold it
+NEEDS_RECORDS_FIX = pytest.mark.xfail(strict=True, reason="waiting for records.py fix")
+NEEDS_ENGINE_FIX = pytest.mark.xfail(strict=True, reason="waiting for engine.py fix")
+
+
+def _rep(trial: Any, step: Any, value: Any = 0.5, **kw: Any) -> dict[str, Any]:
+    dec = {"action": "continue", "reason": "startup", "rule": "median", "trial_id": trial}
+    dec["step"] = step
+    return {"kind": "report", "trial": trial, "step": step, "value": value, "decision": dec, **kw}
+
+
+def _stop(trial: str, **dec: Any) -> dict[str, Any]:
+    d = {"action": "stop", "reason": "below_percentile", "rule": "median", "trial_id": trial}
+    d |= {"step": 0, "evidence": {"cutoff": 0.3}} | dec
+    return {"kind": "report", "trial": trial, "step": 0, "value": 0.1, "decision": d}
+
+
+def _trial(params: Any) -> dict[str, Any]:
+    return {"kind": "trial", "trial": "a", "params": params}
+
+
+def _lines(*records: dict[str, Any] | str, header: dict[str, Any] | None = None) -> bytes:
+    out = [json.dumps(header or HEADER)]
+    out += [r if isinstance(r, str) else json.dumps(r) for r in records]
+    return ("\n".join(out) + "\n").encode()
+
+
+def _nested(depth: int) -> Any:
+    return json.loads("[" * depth + "]" * depth)
+
+
+def _cli(argv: list[str]) -> tuple[int, str, str]:
+    """``hpprune ARGV`` in this process, under a terminal's stream encodings."""
+    from hpprune import cli
+
+    bo, be = io.BytesIO(), io.BytesIO()
+    out = io.TextIOWrapper(bo, encoding="utf-8", errors="strict", write_through=True)
+    err = io.TextIOWrapper(be, encoding="utf-8", errors="backslashreplace", write_through=True)
+    old = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        code = cli.main(argv)
+    finally:
+        sys.stdout, sys.stderr = old
+    return code, bo.getvalue().decode(), be.getvalue().decode()
+
+
+def _others(folder: Path, log: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p != log)
+
+
+# ------------------------------------------------------------------ copying a log
+COPIES: dict[str, list[str]] = {
+    "import jsonl": ["import", "jsonl", "{LOG}", "-o", "{OUT}.jsonl"],
+    "export .jsonl": ["export", "{LOG}", "-o", "{OUT}.jsonl"],
+    "export .csv": ["export", "{LOG}", "-o", "{OUT}.csv"],
+}
+# (what, log, text the error must hold): `import jsonl` used to copy each one (exit 0)
+BAD_LOGS: list[tuple[str, bytes, str]] = [
+    ('"decision": null', _lines({**_rep("a", 0), "decision": None}), "`decision`"),
+    ('"decision": "stop"', _lines({**_rep("a", 0), "decision": "stop"}), "`decision`"),
+    ('"step": 1e999', _lines({**_rep("a", 0), "step": 1e999}), "`step`"),
+    ('header "direction": 5', _lines(header={**HEADER, "direction": 5}), "`direction`"),
+    ('header "sideways"', _lines(header={**HEADER, "direction": "sideways"}), "`direction`"),
+    ('header "policy": [1]', _lines(header={**HEADER, "policy": [1]}), "`policy`"),
+    ('"resources": [1]', _lines(_rep("a", 0, resources=[1])), "`resources`"),
+    ('"elapsed": "NaN"', _lines(_rep("a", 0, elapsed="NaN")), "`elapsed`"),
+    ("decreasing step", _lines(_rep("a", 3), _rep("a", 1)), "does not increase"),
+    ("empty file", b"", "no study record"),
+    ("blank lines only", b"\n\n", "no study record"),
+]
+
+
+@pytest.mark.parametrize("command", sorted(COPIES))
+@pytest.mark.parametrize(("what", "data", "text"), BAD_LOGS, ids=[r[0] for r in BAD_LOGS])
+def test_a_log_every_reader_rejects_is_not_copied(
+    command: str, what: str, data: bytes, text: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "crafted.jsonl"
+    log.write_bytes(data)
+    code, out, err = _cli([a.format(LOG=log, OUT=tmp_path / "out") for a in COPIES[command]])
+    assert code == 2, (what, out, err)
+    assert "log error" in err and text in err, err
+    assert _others(tmp_path, log) == []  # no copy, no temp file
+    assert log.read_bytes() == data
+
+
+# ------------------------------------------------------------------ a missing SQLite LOG
+MISSING_DB: list[list[str]] = [
+    ["explain", "{URL}"],
+    ["summary", "{URL}", "--json"],
+    ["replay", "{URL}"],
+    ["backtest", "{URL}", "--policy", "median"],
+    ["report", "{URL}", "-o", "{ELSEWHERE}/r.html"],
+    ["export", "{URL}", "-o", "{ELSEWHERE}/o.jsonl"],
+    ["import", "jsonl", "{URL}", "-o", "{ELSEWHERE}/o.jsonl"],
+]
+
+
+@pytest.mark.parametrize("argv", MISSING_DB, ids=[a[0] for a in MISSING_DB])
+def test_a_missing_sqlite_log_is_reported_and_not_created(argv: list[str], tmp_path: Path) -> None:
+    """``sqlite:///missing.db`` as LOG used to create an empty ``missing.db``."""
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    url = f"sqlite:///{here}/missing.db"
+    code, _, err = _cli([a.format(URL=url, ELSEWHERE=elsewhere) for a in argv] + ["--study", "s"])
+    assert code == 2 and "no SQLite database" in err, err
+    assert list(here.iterdir()) == [] and not elsewhere.exists()
+
+
+# ------------------------------------------------------------------ API input
+def _self_ref() -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    d["me"] = d
+    return d
+
+
+# (what, call, text the ValueError must hold)
+BAD_CALLS: list[tuple[str, Callable[[hpprune.Engine], object], str]] = [
+    ("params key", lambda e: e.add_trial("t", {"l" + SUR: 1}), "a key of `params`"),
+    ("params value", lambda e: e.add_trial("t", {"lr": "x" + SUR}), "`params['lr']`"),
+    ("nested params value", lambda e: e.add_trial("t", {"lr": [{"k": SUR}]}), "['lr'][0]['k']"),
+    ("params 65 levels deep", lambda e: e.add_trial("t", {"x": _nested(65)}), "nested more"),
+    ("params self-referencing", lambda e: e.add_trial("t", _self_ref()), "refers to itself"),
+    ("params 4000-digit int", lambda e: e.add_trial("t", {"x": 7 * 10**4000}), "`params['x']`"),
+    ("params 5000-digit int", lambda e: e.add_trial("t", {"x": 7 * 10**5000}), "`params['x']`"),
+    ("resources key", lambda e: e.report("t", 0, 0.5, resources={"g" + SUR: 1.0}), "resources"),
+    ("policy int 10**5000", lambda e: hpprune.MedianPruner(10**5000), "`n_startup_trials`"),
+    ("percentile 10**400", lambda e: hpprune.PercentilePruner(10**400), "`percentile`"),
+]
+# Waiting for engine.py: free text and the study name are written unchecked.
+BAD_CALLS_ENGINE: list[tuple[str, Callable[[hpprune.Engine], object], str]] = [
+    ("fail reason", lambda e: e.fail("ok", "oom" + SUR), "`reason`"),
+    (
+        "external decision reason",
+        lambda e: e.decide_external("ok", hpprune.Decision(hpprune.Action.PAUSE, SUR, "r")),
+        "reason",
+    ),
+    (
+        "external decision evidence",
+        lambda e: e.decide_external(
+            "ok", hpprune.Decision(hpprune.Action.PAUSE, "x", "r", evidence={"k": SUR})
+        ),
+        "evidence",
+    ),
+    ("study_name", lambda e: hpprune.Engine(POLICY, study_name="s" + SUR), "`study_name`"),
+]
+
+
+def _refused(call: Callable[[hpprune.Engine], object], text: str, tmp_path: Path) -> None:
+    log = tmp_path / "api.jsonl"
+    engine = hpprune.Engine(POLICY, log=log)
+    engine.report("ok", 0, 0.5)
+    before = log.read_bytes()
+    with pytest.raises(ValueError) as exc:
+        call(engine)
+    assert text in str(exc.value)
+    engine.close()
+    assert log.read_bytes() == before  # nothing written, nothing lost
+
+
+@pytest.mark.parametrize(("what", "call", "text"), BAD_CALLS, ids=[r[0] for r in BAD_CALLS])
+def test_bad_api_input_is_refused_naming_the_field(
+    what: str, call: Callable[[hpprune.Engine], object], text: str, tmp_path: Path
+) -> None:
+    _refused(call, text, tmp_path)
+
+
+@NEEDS_ENGINE_FIX
+@pytest.mark.parametrize(
+    ("what", "call", "text"), BAD_CALLS_ENGINE, ids=[r[0] for r in BAD_CALLS_ENGINE]
+)
+def test_free_text_with_a_lone_surrogate_is_refused(
+    what: str, call: Callable[[hpprune.Engine], object], text: str, tmp_path: Path
+) -> None:
+    _refused(call, text, tmp_path)
+
+
+@NEEDS_ENGINE_FIX
+def test_a_study_name_that_is_not_a_str_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="`study_name`"):
+        hpprune.Engine(POLICY, study_name=5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("x", "drawn"),
+    [
+        (1.5, True),
+        (3, True),
+        (2**1023, True),
+        (2**1024 - 1, False),
+        (10**400, False),
+        (float("nan"), False),
+        (True, False),
+        ("1", False),
+        (None, False),
+    ],
+    ids=repr,
+)
+def test_the_report_draws_only_numbers_a_float_can_hold(x: Any, drawn: bool) -> None:
+    """A 4000-digit int in params used to crash ``hpprune report`` (OverflowError)."""
+    assert report._is_number(x) is drawn
+
+
+# ------------------------------------------------------------------ replay's policy
+HEADER_POLICIES: list[tuple[str, dict[str, Any]]] = [
+    ("short type name", {"type": "median", "params": {}}),
+    ("unknown parameter", {"type": HEADER["policy"]["type"], "params": {"bogus": 1}}),
+    (
+        "parameter of wrong type",
+        {"type": HEADER["policy"]["type"], "params": {"n_min_trials": "x"}},
+    ),
+    (
+        "4000-digit parameter",
+        {"type": HEADER["policy"]["type"], "params": {"n_min_trials": 10**4000}},
+    ),
+    ("a module to import", {"type": "this.x", "params": {}}),
+]
+
+
+@pytest.mark.parametrize(("what", "policy"), HEADER_POLICIES, ids=[r[0] for r in HEADER_POLICIES])
+def test_replay_rebuilds_the_logs_policy_as_from_log_does(
+    what: str, policy: dict[str, Any], tmp_path: Path
+) -> None:
+    """``replay`` used to accept short names (and its own spec rules) that from_log refuses."""
+    log = tmp_path / "p.jsonl"
+    log.write_bytes(_lines(_rep("a", 0), header={**HEADER, "policy": policy}))
+    with pytest.raises((TypeError, ValueError)):
+        hpprune.Engine.from_log(log)
+    with pytest.raises(ValueError, match=r"cannot rebuild the log's policy|unknown policy"):
+        replay(log)
+    code, _, err = _cli(["replay", str(log)])
+    assert code == 2 and "cannot rebuild the log's policy" in err, err
+
+
+# ------------------------------------------------------------------ crafted text and depth
+# (what, log, field the LogFormatError must name): every reader must reject each one.
+CRAFTED: list[tuple[str, bytes, str]] = [
+    ("reason", _lines(_stop("a", reason="x" + SUR)), "reason"),
+    ("rule", _lines(_stop("a", rule="x" + SUR)), "rule"),
+    ("evidence key", _lines(_stop("a", evidence={"k" + SUR: 1.0})), "evidence"),
+    ("evidence value", _lines(_stop("a", evidence={"k": "v" + SUR})), "evidence"),
+    ("params key", _lines(_trial({"l" + SUR: 1}), _rep("a", 0)), "params"),
+    ("params value", _lines(_trial({"lr": [SUR]}), _rep("a", 0)), "params"),
+    ("study name", _lines(_rep("a", 0), header={**HEADER, "study": SUR}), "study"),
+    (
+        "policy param",
+        _lines(_rep("a", 0), header={**HEADER, "policy": {**HEADER["policy"], "params": {SUR: 1}}}),
+        "policy",
+    ),
+    ("policy_hash", _lines(_rep("a", 0), header={**HEADER, "policy_hash": SUR}), "policy_hash"),
+    ("fail reason", _lines(_rep("a", 0), {"kind": "fail", "trial": "a", "reason": SUR}), "reason"),
+    ("resources key", _lines(_rep("a", 0, resources={SUR: 1.0})), "resources"),
+    ("evidence 900 deep", _lines(_stop("a", evidence={"x": _nested(900)})), "nested"),
+    ("params 900 deep", _lines(_trial({"x": _nested(900)}), _rep("a", 0)), "nested"),
+    ("evidence 4000-digit int", _lines(_stop("a", evidence={"x": 7 * 10**4000})), "evidence"),
+    ("params 4000-digit int", _lines(_trial({"x": 7 * 10**4000}), _rep("a", 0)), "params"),
+]
+READERS: dict[str, Callable[[Path], object]] = {
+    "from_log": lambda p: hpprune.Engine.from_log(p, resume_logging=False),
+    "fold_log": fold_log,
+    "replay": lambda p: replay(p, "none"),
+    "load_records": load_records,
+}
+
+
+@NEEDS_RECORDS_FIX
+@pytest.mark.parametrize("reader", sorted(READERS))
+@pytest.mark.parametrize(("what", "data", "field"), CRAFTED, ids=[r[0] for r in CRAFTED])
+def test_every_reader_rejects_text_a_log_cannot_hold(
+    reader: str, what: str, data: bytes, field: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "crafted.jsonl"
+    log.write_bytes(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(LogFormatError, match=r"line 2") as exc:
+            READERS[reader](log)
+    assert field in str(exc.value)
+
+
+COMMANDS: dict[str, list[str]] = {
+    "explain": ["explain", "{LOG}"],
+    "explain --json": ["explain", "{LOG}", "--json"],
+    "explain --trial": ["explain", "{LOG}", "--trial", "a"],
+    "summary": ["summary", "{LOG}"],
+    "summary --json": ["summary", "{LOG}", "--json"],
+    "replay": ["replay", "{LOG}"],
+    "backtest": ["backtest", "{LOG}", "--policy", "median"],
+    "report": ["report", "{LOG}", "-o", "{OUT}.html"],
+    "import jsonl": ["import", "jsonl", "{LOG}", "-o", "{OUT}.jsonl"],
+    "export": ["export", "{LOG}", "-o", "{OUT}.jsonl"],
+}
+
+
+def _run_crafted(command: str, data: bytes, tmp_path: Path) -> tuple[int, str]:
+    log = tmp_path / "crafted.jsonl"
+    log.write_bytes(data)
+    code, out, err = _cli([a.format(LOG=log, OUT=tmp_path / "out") for a in COMMANDS[command]])
+    assert "Traceback" not in out + err
+    assert log.read_bytes() == data
+    for p in tmp_path.iterdir():  # nothing written holds a lone surrogate, even escaped
+        assert p == log or "\\ud8" not in p.read_text(errors="replace").lower(), p.name
+    return code, err
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize(
+    ("what", "data"),
+    [(w, d) for w, d, _ in CRAFTED if "900 deep" in w],
+)
+def test_a_deeply_nested_value_is_an_error_not_a_traceback(
+    command: str, what: str, data: bytes, tmp_path: Path
+) -> None:
+    """A 900-deep evidence list used to end in a RecursionError traceback."""
+    code, err = _run_crafted(command, data, tmp_path)
+    assert code in (0, 2), err
+    assert code == 0 or "nested" in err, err
+
+
+@NEEDS_RECORDS_FIX
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize(("what", "data", "field"), CRAFTED, ids=[r[0] for r in CRAFTED])
+def test_every_command_rejects_text_a_log_cannot_hold(
+    command: str, what: str, data: bytes, field: str, tmp_path: Path
+) -> None:
+    code, err = _run_crafted(command, data, tmp_path)
+    assert code == 2 and "line 2" in err and field in err, err
+
+
+@pytest.mark.parametrize("command", ["explain", "explain --trial", "summary", "report"])
+def test_text_no_terminal_can_print_is_a_clear_error(command: str, tmp_path: Path) -> None:
+    """``explain`` used to say "argument -o/--output: cannot write None: 'utf-8' codec ..."."""
+    code, err = _run_crafted(command, _lines(_stop("a", reason="x" + SUR)), tmp_path)
+    assert code == 2, err
+    assert "log error" in err and "-o/--output" not in err, err
