@@ -9,6 +9,7 @@ Everything public is re-exported here; one module per algorithm lives under
 from hpprune import space
 from hpprune.audit.log import AuditLog, LogFormatError, read_log
 from hpprune.audit.sinks import FileSink, LogSink, MemorySink
+from hpprune.cache import PolicyCache
 from hpprune.curves import StudyView, TrialCurve
 from hpprune.defaults import conservative_policy, default_policy
 from hpprune.engine import Engine
@@ -68,6 +69,7 @@ __all__ = [
     "PatientPruner",
     "PercentilePruner",
     "Policy",
+    "PolicyCache",
     "Prediction",
     "Reason",
     "ResourceScheduler",

@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
+from hpprune.cache import DEFAULT_MAX_ENTRIES, PolicyCache
 from hpprune.types import Direction, TrialState
 
 Pool = Literal["completed", "all"]
@@ -208,8 +209,7 @@ class StudyView:
         self._best_observed = float("inf")
         self._max_step = -1
         self._max_completed_step = -1
-        self.memo: dict[Any, Any] = {}
-        """A cache policies may use for pure memoisation (keys start with ``id(policy)``)."""
+        self._caches: dict[int, tuple[object, PolicyCache]] = {}
         self._by_state: dict[TrialState, dict[str, TrialCurve]] = {st: {} for st in TrialState}
         self._spent_s = 0.0
         self._est = [0, 0.0, 0.0]  # finished trials' estimated finals: count, sum, sum of squares
@@ -283,10 +283,10 @@ class StudyView:
         past the milestone). The first query for a milestone indexes it from
         every trial; later reports keep it up to date in ``O(log n)``.
 
-        A trial stopped by a decision whose evidence holds an int
-        ``"rung_resource"`` counts only for milestones up to that resource: a
-        trial that jumped past several rungs and failed the lowest one never
-        reached the others.
+        A trial stopped by a decision with a ``rung_resource`` (see
+        :class:`~hpprune.types.Decision`) counts only for milestones up to that
+        resource: a trial that jumped past several rungs and failed the lowest
+        one never reached the others.
 
         Args:
             milestone: The milestone step (>= 0).
@@ -344,6 +344,28 @@ class StudyView:
         """Median seconds per step of finished trials with timing data."""
         rates = self._finished_rates
         return rates[len(rates) // 2] if rates else None
+
+    def cache(self, owner: object, max_entries: int = DEFAULT_MAX_ENTRIES) -> PolicyCache:
+        """The memo of ``owner`` (a policy) over this study; created on first use.
+
+        The view stays read-only: a policy memoises costly answers in its own
+        :class:`~hpprune.cache.PolicyCache`, which this store owns and keeps
+        as long as the study lives (see :mod:`hpprune.cache` for the contract:
+        pure memoisation, never logged, bounded).
+
+        Args:
+            owner: The policy (its cache is found by identity).
+            max_entries: Bound of a cache created by this call.
+
+        Returns:
+            The owner's cache.
+        """
+        hit = self._caches.get(id(owner))
+        if hit is not None and hit[0] is owner:
+            return hit[1]
+        cache = PolicyCache(max_entries)
+        self._caches[id(owner)] = (owner, cache)  # the owner is held: its id is not reused
+        return cache
 
     def to_value(self, score: float) -> float:
         """Canonical score -> the user's metric scale (for evidence)."""

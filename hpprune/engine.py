@@ -481,9 +481,8 @@ class Engine:
         if decision.action is Action.STOP:
             curve.state = TrialState.STOPPED
             self._final[tid] = decision
-            cap = decision.evidence.get("rung_resource")
-            if isinstance(cap, int) and not isinstance(cap, bool):
-                self._view._cap_milestones(curve, cap)  # failed a rung: reached no higher one
+            if decision.rung_resource is not None:  # failed a rung: reached no higher one
+                self._view._cap_milestones(curve, decision.rung_resource)
         elif decision.action is Action.PAUSE:
             curve.state = TrialState.PAUSED
             curve.n_pauses += 1

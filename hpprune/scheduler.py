@@ -292,28 +292,26 @@ class ResourceScheduler(Policy):
         """Gain, cost and gain per hour of a running or paused trial.
 
         With the built-in models the answer depends only on the trial's own
-        curve and rate and on the completed trials, so it is memoised in
-        ``study.memo`` under those keys (a paused trial is not predicted again
-        until a trial completes); a custom ``model`` is always asked.
+        curve and rate and on the completed trials, so it is memoised in the
+        scheduler's :meth:`~hpprune.curves.StudyView.cache` under those keys (a
+        paused trial is not predicted again until a trial completes); a custom
+        ``model`` is always asked.
         """
         key = None
         if self._model is None and trial.seconds_per_step() is not None:
             key = (
-                id(self),
                 trial.trial_id,
                 trial.last_step,
                 trial.state,
                 study.n_completed,
                 self.horizon(study),
             )
-            hit = study.memo.get(key)
-            if hit is not None:
-                return hit  # type: ignore[no-any-return]
+            hit = study.cache(self, _MEMO_LIMIT).get(key)
+            if isinstance(hit, Candidate):
+                return hit
         cand = self._candidate(trial, study)
         if key is not None:
-            if len(study.memo) > _MEMO_LIMIT:
-                study.memo.clear()
-            study.memo[key] = cand
+            study.cache(self, _MEMO_LIMIT).put(key, cand)
         return cand
 
     def _candidate(self, trial: TrialCurve, study: StudyView) -> Candidate:

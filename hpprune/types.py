@@ -205,6 +205,12 @@ class Decision:
             the user's scale, not the canonical one), stored in JSON form:
             NaN and ±inf become the strings "NaN", "Infinity", "-Infinity".
         schema_version: Version of the record schema.
+        rung_resource: For a STOP at a rung (successive halving and its
+            relatives): the rung's resource. The trial then counts for no
+            milestone above it in :meth:`hpprune.curves.StudyView.scores_from`
+            (a trial that jumped past several rungs and failed the lowest one
+            never reached the others). None otherwise. This is the only field
+            of a decision that the store acts on besides ``action``.
     """
 
     action: Action
@@ -214,6 +220,7 @@ class Decision:
     step: int = -1
     evidence: Mapping[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    rung_resource: int | None = None
 
     def __post_init__(self) -> None:
         if type(self.action) is not Action:
@@ -233,11 +240,24 @@ class Decision:
     def bind(self, trial_id: str, step: int) -> Decision:
         """Return a copy tied to ``trial_id`` and ``step``."""
         return Decision(
-            self.action, self.reason, self.rule, trial_id, step, self.evidence, self.schema_version
+            self.action,
+            self.reason,
+            self.rule,
+            trial_id,
+            step,
+            self.evidence,
+            self.schema_version,
+            self.rung_resource,
         )
 
     def to_dict(self, *, with_evidence: bool = True) -> dict[str, Any]:
-        """JSON-ready dict of this decision (non-finite floats become strings)."""
+        """JSON-ready dict of this decision (non-finite floats become strings).
+
+        A STOP always carries ``rung_resource`` (null when it was not a rung
+        cut), so a reader can tell it from a record written before the field
+        existed (see :mod:`hpprune.audit.records`); other actions carry it
+        only when it is set.
+        """
         out: dict[str, Any] = {
             "action": self.action.value,
             "reason": self.reason,
@@ -246,6 +266,8 @@ class Decision:
             "step": self.step,
             "schema_version": self.schema_version,
         }
+        if self.rung_resource is not None or self.action is Action.STOP:
+            out["rung_resource"] = self.rung_resource
         if with_evidence:
             out["evidence"] = jsonable(dict(self.evidence))
         return out
@@ -268,6 +290,7 @@ class Decision:
                 "step": int(data.get("step", -1)),
                 "evidence": data.get("evidence") or _NO_EVIDENCE,
                 "schema_version": int(data.get("schema_version", SCHEMA_VERSION)),
+                "rung_resource": rung_resource_of(data),
             }
         except KeyError as exc:
             raise ValueError(f"decision record is missing field {exc.args[0]!r}") from None
@@ -276,6 +299,38 @@ class Decision:
         # Most records of a log carry no evidence: set the fields __init__ would set,
         # without its per-field setattr calls (about 15% of the time of a log replay).
         return decision_from_fields(cls, fields)
+
+
+def rung_resource_of(data: Mapping[str, Any]) -> int | None:
+    """A decision dict's ``rung_resource`` (see :meth:`Decision.to_dict`).
+
+    Every STOP written by this release carries the field (null when it was not
+    a rung cut). A STOP without it was written before the field existed, when
+    it lived only in the evidence: it is read from there, so such a log folds
+    exactly as it was decided.
+
+    Args:
+        data: A decision as written (``Decision.to_dict()`` form).
+
+    Returns:
+        The resource, or None.
+
+    Raises:
+        ValueError: If the field is not null or an int in [0, 2**53).
+    """
+    if "rung_resource" in data:
+        value = data["rung_resource"]
+    elif data.get("action") == Action.STOP.value:
+        value = (data.get("evidence") or {}).get("rung_resource")
+        if type(value) is not int:
+            return None
+    else:
+        return None
+    if value is None:
+        return None
+    if type(value) is not int or not 0 <= value < 2**53:
+        raise ValueError(f"expected an int >= 0 or null for `rung_resource`, got {value!r:.80}")
+    return value
 
 
 _SET = object.__setattr__

@@ -259,7 +259,7 @@ def test_uses_a_wrapped_bayesian_pruner_as_its_model_on_the_canonical_scale() ->
 
 
 def test_memoised_candidates_equal_fresh_ones() -> None:
-    """The memo in study.memo never changes an answer (checked at every report)."""
+    """The scheduler's cache (study.cache) never changes an answer (checked at every report)."""
     from tests.streams import stream
 
     for inner in (hpprune.MedianPruner(n_startup_trials=2), hpprune.default_policy(max_step=11)):
@@ -281,4 +281,4 @@ def test_memoised_candidates_equal_fresh_ones() -> None:
             for c in live:
                 if c.n_steps:
                     assert policy.candidate(c, engine.study) == policy._candidate(c, engine.study)
-        assert engine.study.memo, "the memo was never used"
+        assert len(engine.study.cache(policy)), "the cache was never used"

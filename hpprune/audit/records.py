@@ -54,6 +54,7 @@ from hpprune.types import (
     Direction,
     decision_from_fields,
     jsonable,
+    rung_resource_of,
 )
 
 __all__ = [
@@ -353,8 +354,18 @@ def _decision(raw: Any, field: str = "decision", trial: str = "") -> Decision:
         if ev
         else _NO_EVIDENCE,
         "schema_version": version,
+        "rung_resource": _rung_resource(raw, field),
     }
     return decision_from_fields(Decision, fields)
+
+
+def _rung_resource(raw: Mapping[str, Any], field: str) -> int | None:
+    try:
+        return rung_resource_of(raw)
+    except ValueError as exc:
+        raise LogFormatError(
+            str(exc).replace("`rung_resource`", f"`{field}.rung_resource`")
+        ) from None
 
 
 _ACTIONS = frozenset(a.value for a in Action)

@@ -417,7 +417,9 @@ class AllOf(_Composite):
         lead = decisions[0]
         evidence = dict(lead.evidence)
         evidence["agreed"] = [f"{d.rule}:{d.reason}" for d in decisions[1:]]
-        return Decision(lead.action, lead.reason, lead.rule, evidence=evidence)
+        return Decision(
+            lead.action, lead.reason, lead.rule, evidence=evidence, rung_resource=lead.rung_resource
+        )
 
 
 class NoPruning(Policy):

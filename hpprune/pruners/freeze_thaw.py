@@ -58,7 +58,7 @@ from hpprune.curves import StudyView, TrialCurve
 from hpprune.next_trial import NextTrial
 from hpprune.pruners.base import Policy
 from hpprune.pruners.halving import AUTO, resource_param, rungs_crossed
-from hpprune.types import Action, Decision, Reason, TrialState, cont, stop
+from hpprune.types import Action, Decision, Reason, TrialState, cont
 
 RULE = "FreezeThawPruner"
 #: Trials measured per candidate step at most (later ones do not change the estimate).
@@ -239,12 +239,13 @@ class FreezeThawPruner(Policy):
         counts = tuple(
             min(len(study.scores_from(s * eta, "all")), _RANK_CAP) for s in range(1, top + 1)
         )
-        key = (id(self), "first_rung", counts, horizon)
-        hit = study.memo.get(key)
-        if hit is not None:
-            return hit  # type: ignore[no-any-return]
+        key = ("first_rung", counts, horizon)
+        cache = study.cache(self)
+        hit = cache.get(key)
+        if isinstance(hit, FirstRung):
+            return hit
         found = self._learn_first_rung(study, top)
-        study.memo[key] = found
+        cache.put(key, found)
         return found
 
     def _learn_first_rung(self, study: StudyView, top: int) -> FirstRung:
@@ -350,7 +351,13 @@ class FreezeThawPruner(Policy):
             if rank > n_promoted:
                 if self.pause:
                     return Decision(Action.PAUSE, Reason.RUNG_PAUSED, RULE, evidence=evidence)
-                return stop(RULE, Reason.HALVING_RUNG_CUT, **evidence)
+                return Decision(
+                    Action.STOP,
+                    Reason.HALVING_RUNG_CUT,
+                    RULE,
+                    evidence=evidence,
+                    rung_resource=resource,
+                )
         return cont(RULE, Reason.PROMOTED, **evidence)
 
     # ------------------------------------------------------------ what runs next

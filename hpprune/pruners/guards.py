@@ -110,7 +110,13 @@ class PatientPruner(_Wrapper):
             return inner
         merged = dict(inner.evidence)
         merged["patience_window"] = evidence
-        return Decision(inner.action, inner.reason, inner.rule, evidence=merged)
+        return Decision(
+            inner.action,
+            inner.reason,
+            inner.rule,
+            evidence=merged,
+            rung_resource=inner.rung_resource,
+        )
 
 
 class ThresholdPruner(Policy):

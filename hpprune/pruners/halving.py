@@ -20,7 +20,7 @@ from typing import Any
 from hpprune import validate
 from hpprune.curves import GroupKey, StudyView, TrialCurve
 from hpprune.pruners.base import Policy
-from hpprune.types import Decision, Reason, cont, stop
+from hpprune.types import Action, Decision, Reason, cont
 
 AUTO = "auto"
 """Value of ``min_resource`` (or Hyperband's ``max_resource``) resolved from the study."""
@@ -183,9 +183,21 @@ def judge_rungs(
             "n_promoted": idx + 1,
         }
         if n <= bootstrap_count:
-            return stop(rule, Reason.HALVING_BOOTSTRAP, bootstrap_count=bootstrap_count, **evidence)
+            return Decision(
+                Action.STOP,
+                Reason.HALVING_BOOTSTRAP,
+                rule,
+                evidence={"bootstrap_count": bootstrap_count, **evidence},
+                rung_resource=resource,
+            )
         if score > cutoff:
-            return stop(rule, Reason.HALVING_RUNG_CUT, **evidence)
+            return Decision(
+                Action.STOP,
+                Reason.HALVING_RUNG_CUT,
+                rule,
+                evidence=evidence,
+                rung_resource=resource,
+            )
     return cont(rule, Reason.PROMOTED, **evidence)
 
 
