@@ -96,11 +96,12 @@ def text(value: object, field: str, *, optional: bool = False) -> str | None:
     return value
 
 
-def json_value(value: Any, field: str) -> None:
-    """Check a decoded JSON value (params, evidence) that the log will hold.
+def json_value(value: Any, field: str = "") -> None:
+    """Check a decoded JSON value (params, evidence, a whole record) that a log holds.
 
     Walks ``value`` without recursion, so a crafted value cannot exhaust the
-    stack.
+    stack. Elements are named as the decoder names fields: ``params.lr[0]``,
+    ``decision.reason`` (``field=""`` for a whole record).
 
     Args:
         value: A value made of dicts, lists, str, int, float, bool and None
@@ -108,9 +109,9 @@ def json_value(value: Any, field: str) -> None:
         field: Its name, for messages.
 
     Raises:
-        ValueError: Naming the element (``params['lr'][0]``), for nesting
-            deeper than :data:`MAX_DEPTH`, a str (or key) holding a lone
-            surrogate, or an int too large for a float.
+        ValueError: Naming the element, for nesting deeper than
+            :data:`MAX_DEPTH`, a str (or key) holding a lone surrogate, or an
+            int too large for a float.
     """
     stack: list[tuple[Any, str, int]] = [(value, field, 0)]
     while stack:
@@ -128,18 +129,27 @@ def json_value(value: Any, field: str) -> None:
                 raise ValueError(f"`{where}` is an int too large for a float") from None
         elif isinstance(x, (dict, list, tuple)):
             if depth >= MAX_DEPTH:
-                raise ValueError(f"`{field}` is nested more than {MAX_DEPTH} levels deep")
+                shown = where if len(where) <= 60 else where[:57] + "..."
+                raise ValueError(f"`{shown}` is nested more than {MAX_DEPTH} levels deep")
             if isinstance(x, dict):
                 for k, v in x.items():
                     key = str(k)
                     why = _unicode_error(key)
                     if why is not None:
                         raise ValueError(
-                            f"a key of `{where}` must be valid Unicode text, got {why}"
+                            f"a key of `{where or 'the record'}` must be valid Unicode text, "
+                            f"got {why}"
                         )
-                    stack.append((v, f"{where}[{key!r}]", depth + 1))
+                    stack.append((v, _member(where, key), depth + 1))
             else:
                 stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(x))
+
+
+def _member(where: str, key: str) -> str:
+    """``where.key`` (``where[key!r]`` when the key is not a plain name)."""
+    if not key.isidentifier():
+        return f"{where}[{key!r}]"
+    return f"{where}.{key}" if where else key
 
 
 def step(value: object, field: str = "step") -> int:
