@@ -13,5 +13,7 @@ hpprune bench lcbench --tasks 167168 --seeds 10 --workers 4 --budget 2000s --met
 hpprune bench lcbench --tasks 189906 --seeds 10 --workers 4 --budget 3000s --methods $M --no-progress -o docs/results/wallclock/189906
 hpprune bench lcbench --tasks 189873 --seeds 10 --workers 4 --budget 60000s --methods $M --no-progress -o docs/results/wallclock/189873
 rm -f docs/results/lcbench/runs.jsonl docs/results/wallclock/*/runs.jsonl docs/results/wallclock/*/regret.png
+# The log decoder against msgspec's typed structs (docs/reliability.md; needs pip install msgspec):
+python -m hpprune.bench.decoder_compare -o docs/results/msgspec_decoder.md
 # Copy the summaries into the pages that quote them:
 python -m hpprune.bench.docs docs
