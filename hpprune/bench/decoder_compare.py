@@ -108,6 +108,7 @@ def _structs() -> tuple[Any, Any, Any, Any]:
     meta = msgspec.Meta
     number = Union[float, None, Literal["NaN", "Infinity", "-Infinity"]]  # noqa: UP007
     version = Annotated[int, meta(le=SCHEMA_VERSION)]
+    resource = Annotated[int, meta(ge=0, le=validate.MAX_STEP)]
     decision = msgspec.defstruct(
         "DecisionStruct",
         [
@@ -118,6 +119,7 @@ def _structs() -> tuple[Any, Any, Any, Any]:
             ("step", Annotated[int, meta(ge=-1, le=validate.MAX_STEP)], -1),
             ("evidence", Union[dict[str, Any], None], None),  # noqa: UP007
             ("schema_version", int, SCHEMA_VERSION),
+            ("rung_resource", Union[resource, None, msgspec.UnsetType], msgspec.UNSET),  # noqa: UP007
         ],
         gc=False,
     )
@@ -173,6 +175,13 @@ def _check_report(s: Any) -> Any:
     d = s.decision
     d.reason, d.rule = sys.intern(d.reason), sys.intern(d.rule)
     d.trial_id = tid if d.trial_id == tid else sys.intern(d.trial_id)
+    if type(d.rung_resource) is not int and d.rung_resource is not None:  # not written
+        # A STOP written before the field existed: its evidence holds it (as
+        # hpprune.types.rung_resource_of reads it).
+        rung = (d.evidence or {}).get("rung_resource") if d.action == "stop" else None
+        if type(rung) is int and not 0 <= rung <= validate.MAX_STEP:
+            raise _RejectError
+        d.rung_resource = rung if type(rung) is int else None
     return s
 
 
@@ -201,6 +210,7 @@ def _to_record(s: Any) -> Record:
             if ev
             else _NO_EVIDENCE,
             "schema_version": d.schema_version,
+            "rung_resource": d.rung_resource,
         },
     )
     return ReportRecord(s.trial, s.step, s.value, s.elapsed, s.resources, decision, s.late)

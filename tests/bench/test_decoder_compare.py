@@ -48,8 +48,13 @@ def test_a_msgspec_decoder_decides_a_crafted_log_as_today(
 def test_valid_records_take_the_msgspec_path(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("msgspec")
     records = [_rep("a", 0), _rep("a", 1, "NaN", elapsed=2.5, resources={"gpu": 1.0}), _done("a")]
-    records.append(_rep("b", 0) | {"decision": {**_rep("b", 0)["decision"], "action": "stop",
-                                                "evidence": {"cutoff": 0.5}}})  # fmt: skip
+    for tid, fields in (
+        ("b", {"evidence": {"cutoff": 0.5}, "rung_resource": 2}),
+        ("c", {"evidence": {"rung_resource": 4}}),  # a STOP written before the field existed
+    ):
+        records.append(
+            _rep(tid, 0) | {"decision": {**_rep(tid, 0)["decision"], "action": "stop", **fields}}
+        )
     lines = [json.dumps(r).encode() + b"\n" for r in records]
     today = decoder_compare.decode_today(lines, "x")
     decode = decoder_compare.decoder(name)
@@ -78,6 +83,40 @@ def test_property_the_msgspec_decoders_decide_every_line_as_today(
             assert all(decoder_compare.same_as_today(g, t) for g, t in zip(got, today, strict=True))
         else:
             assert got == today
+
+
+def _stop(**fields: Any) -> bytes:
+    dec = {**_rep("a", 0)["decision"], "action": "stop", **fields}
+    return b"".join(
+        json.dumps(r).encode() + b"\n" for r in (HEADER, _rep("a", 0) | {"decision": dec})
+    )
+
+
+@pytest.mark.parametrize("name", decoder_compare.DECODERS[1:])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"rung_resource": 3},
+        {"rung_resource": None},
+        {"evidence": {"rung_resource": 9}},  # written before the field existed
+        {"evidence": {"rung_resource": "9"}},
+        {"evidence": {"rung_resource": -2}},
+        {"rung_resource": -1},
+        {"rung_resource": True},
+        {"rung_resource": 2**60},
+        {"rung_resource": "3"},
+    ],
+)
+def test_rung_resource_is_decided_as_today(name: str, fields: dict[str, Any]) -> None:
+    pytest.importorskip("msgspec")
+    kind, today, today_warnings = _outcome(decoder_compare.decode_today, _stop(**fields))
+    got_kind, got, got_warnings = _outcome(decoder_compare.decoder(name), _stop(**fields))
+    assert (got_kind, got_warnings) == (kind, today_warnings)
+    if kind == "ok":
+        assert isinstance(got, list) and isinstance(today, list)
+        assert all(decoder_compare.same_as_today(g, t) for g, t in zip(got, today, strict=True))
+    else:
+        assert got == today
 
 
 def test_without_msgspec_nothing_is_measured_or_written(
