@@ -7,6 +7,7 @@ with a message that names the field and the value received.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any
@@ -23,7 +24,9 @@ MAX_DEPTH = 64
 MAX_TEXT_LENGTH = 1_000_000
 """Longest accepted reason, rule or study name, in characters."""
 
-_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")  # what str.splitlines splits on
+# Line breaks, C0/C1 controls, DEL and the bidi controls: an id shown in a terminal or a
+# table must not move the cursor, recolour the screen or reorder what is printed.
+_ID_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def trial_id(value: object, field: str = "trial_id") -> str:
@@ -31,7 +34,9 @@ def trial_id(value: object, field: str = "trial_id") -> str:
 
     Raises:
         TypeError: For bools, floats and other non-str/int types.
-        ValueError: For empty, whitespace-only or over-long ids.
+        ValueError: For empty, whitespace-only or over-long ids, and ids with
+            line breaks, control characters (C0, DEL, C1), bidi controls or a
+            lone surrogate.
     """
     if isinstance(value, bool) or not isinstance(value, (str, Integral)):
         raise TypeError(f"expected a str (or int) for `{field}`, got {type(value).__name__}")
@@ -42,10 +47,10 @@ def trial_id(value: object, field: str = "trial_id") -> str:
         raise ValueError(
             f"`{field}` is {len(text)} characters long; at most {MAX_ID_LENGTH} are accepted"
         )
-    if len(text.splitlines()) > 1 or text[-1] in _LINE_BREAKS or "\x00" in text:
+    if _ID_CONTROLS.search(text):
         raise ValueError(
-            f"`{field}` must not contain line breaks (\\n, \\r, \\u2028, ...) or NUL "
-            f"characters, got {text!r}"
+            f"`{field}` must not contain line breaks (\\n, \\r, \\u2028, ...) or control "
+            f"characters (NUL, ESC, bidi overrides, ...), got {text!r}"
         )
     try:
         text.encode("utf-8")

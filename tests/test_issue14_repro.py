@@ -372,3 +372,77 @@ def test_text_no_terminal_can_print_is_a_clear_error(command: str, tmp_path: Pat
     code, err = _run_crafted(command, _lines(_stop("a", reason="x" + SUR)), tmp_path)
     assert code == 2, err
     assert "valid Unicode" in err and "-o/--output" not in err, err
+
+
+# ------------------------------------------------------------------ beyond the issue
+def _good_log(path: Path) -> Path:
+    engine = hpprune.Engine(POLICY, log=path)
+    engine.report("a", 0, 0.5)
+    engine.complete("a")
+    engine.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["explain", "{LOG}", "-o", "{FIFO}"],
+        ["summary", "{LOG}", "-o", "{FIFO}"],
+        ["report", "{LOG}", "-o", "{FIFO}"],
+        ["export", "{LOG}", "-o", "{FIFO}", "--force"],
+    ],
+    ids=lambda a: a[0],
+)
+def test_an_output_that_is_not_a_regular_file_is_refused(argv: list[str], tmp_path: Path) -> None:
+    """``-o /dev/null`` (run as root) used to rename a file over the device."""
+    import os
+    import stat
+
+    log = _good_log(tmp_path / "L.jsonl")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    code, _, err = _cli([a.format(LOG=log, FIFO=fifo) for a in argv])
+    assert code == 2 and "not a regular file" in err, err
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["L.jsonl", "fifo"]
+
+
+# (what, the crafted record's text, what the command must not print raw)
+ESCAPES: list[tuple[str, dict[str, Any], str]] = [
+    ("ANSI clear screen in reason", _stop("a", reason="\x1b[2J\x1b[31mpwn"), "\x1b"),
+    ("carriage return in rule", _stop("a", rule="median\rFAKE"), "\r"),
+    ("bidi override in evidence", _stop("a", evidence={"note": "\u202eevil"}), "\u202e"),
+    ("bell in params", _trial({"lr": "\x07"}), "\x07"),
+]
+
+
+@pytest.mark.parametrize("command", ["explain", "explain --trial", "summary", "replay"])
+@pytest.mark.parametrize(("what", "record", "raw"), ESCAPES, ids=[r[0] for r in ESCAPES])
+def test_control_characters_from_a_log_are_printed_as_escapes(
+    command: str, what: str, record: dict[str, Any], raw: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "crafted.jsonl"
+    log.write_bytes(_lines(record, _stop("a") if record["kind"] == "trial" else _stop("b")))
+    code, out, err = _cli([a.format(LOG=log) for a in COMMANDS[command]])
+    assert code == 0, err
+    assert raw not in out
+    if command == "explain --trial":  # shows the reason, rule, evidence and params
+        assert f"\\u{ord(raw):04x}" in out  # still shown, as an escape
+
+
+@pytest.mark.parametrize(
+    "tid", ["a\x1bb", "a\tb", "a\x85b", "a\u202eb", "a\x7fb"], ids=lambda t: repr(t)
+)
+def test_a_trial_id_with_a_control_character_is_refused(tid: str) -> None:
+    with pytest.raises(ValueError, match="control characters"):
+        hpprune.Engine(POLICY).report(tid, 0, 0.5)
+
+
+def test_output_text_keeps_the_bytes_of_a_file_name_that_is_not_utf8(tmp_path: Path) -> None:
+    """Text naming a non-UTF-8 LOG used to fail as "not valid Unicode" when written with -o."""
+    import os
+
+    log = _good_log(tmp_path / os.fsdecode(b"\xff.jsonl"))
+    code, _, err = _cli(["explain", str(log), "-o", str(tmp_path / "out.txt")])
+    assert code == 0, err
+    assert b"\xff.jsonl" in (tmp_path / "out.txt").read_bytes()

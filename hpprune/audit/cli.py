@@ -45,6 +45,7 @@ __all__ = [
     "input_error",
     "int_at_least",
     "main",
+    "shown_text",
     "write_text",
 ]
 
@@ -199,11 +200,36 @@ def emit(
         ValueError: If ``output`` is one of ``inputs``.
         OSError: If it cannot be written (no partial file is left).
     """
+    text = shown_text(text)
     if output is None:
         out.write(text + "\n")
         return
     path = write_text(output, text + "\n", inputs=inputs)
     out.write(f"wrote {path}\n")
+
+
+_UNSHOWN = [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]
+_UNSHOWN_WIDE = [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029]
+# As JSON escapes: a JSON result stays valid JSON meaning the same (json.dumps leaves DEL raw).
+_SHOWN_AS = {c: f"\\u{c:04x}" for c in [*_UNSHOWN, *_UNSHOWN_WIDE]}
+
+
+def shown_text(text: str) -> str:
+    """``text`` for a terminal: control characters a log could carry shown as escapes.
+
+    A crafted reason, trial id or parameter must not move the cursor, clear
+    the screen, recolour the output (ANSI escapes), reorder it (bidi
+    overrides) or rewrite a line (``\\r``); tabs and line ends stay.
+
+    Args:
+        text: A command's text result.
+
+    Returns:
+        The text with C0/C1 controls (but ``\\t`` and ``\\n``), DEL, the
+        bidi embeddings/overrides/isolates and U+2028/U+2029 as ``\\uNNNN``
+        (a JSON result stays valid JSON with the same meaning).
+    """
+    return text.translate(_SHOWN_AS)
 
 
 _positive_float: Callable[[str], float] = _bounded(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -64,13 +65,22 @@ def atomic_output(
 
     Raises:
         IsADirectoryError: If ``path`` is a directory.
-        ValueError: If ``path`` is one of ``inputs``.
+        ValueError: If ``path`` is one of ``inputs``, or exists and is not a
+            regular file or a symlink (``/dev/null``, a FIFO: renaming over it
+            would replace the device).
         FileExistsError: If it exists and ``overwrite`` is False.
         OSError: If it cannot be written (nothing is left behind).
     """
     target = Path(path)
     if target.is_dir():
         raise IsADirectoryError(f"{target} is a directory; give a file name")
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.lstat(target).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):  # a device, FIFO or socket
+            raise ValueError(
+                f"refusing to write {target}: it is not a regular file (a device, FIFO or "
+                "socket would be replaced by a file); give a file name"
+            )
     check_not_input(target, inputs)
     if not overwrite and (target.exists() or target.is_symlink()):
         raise FileExistsError(f"{target} exists; choose another name or pass overwrite")
@@ -96,17 +106,23 @@ def write_text(
 ) -> Path:
     """Write UTF-8 ``text`` to ``path`` with :func:`atomic_output`.
 
+    Text that came from a non-UTF-8 file name (``os.fsdecode`` of its bytes)
+    is written as those bytes; any other lone surrogate is an error.
+
     Returns:
         The path written.
 
     Raises:
         IsADirectoryError: If ``path`` is a directory.
-        ValueError: If ``path`` is one of ``inputs``.
+        ValueError: If ``path`` is one of ``inputs`` or not a regular file.
+        UnicodeEncodeError: If ``text`` holds another lone surrogate (nothing
+            is written).
         FileExistsError: If it exists and ``overwrite`` is False.
         OSError: If it cannot be written.
     """
     with atomic_output(path, inputs=inputs, overwrite=overwrite) as fh:
-        fh.write(text.encode("utf-8"))
+        # A file name given in bytes that are not UTF-8 keeps its bytes (surrogateescape).
+        fh.write(text.encode("utf-8", "surrogateescape"))
     return Path(path)
 
 
