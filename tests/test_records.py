@@ -1,14 +1,16 @@
 """One codec and one fold: every reader accepts, skips and rejects the same logs alike.
 
 Readers: ``Engine.from_log``, ``fold_log`` (explain, summary, report) and
-``replay``. Each row is a crafted log: it is either accepted (maybe with a
-skipped line, warned) or rejected with a LogFormatError naming the line and the
-field, by every reader.
+``replay``; the Hypothesis property also builds the HTML report's data
+(``build_report``, in memory) and reads the trials' fates from it. Each row is
+a crafted log: it is either accepted (maybe with a skipped line, warned) or
+rejected with a LogFormatError naming the line and the field, by every reader.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -20,8 +22,10 @@ from hypothesis import strategies as st
 
 import hpprune
 from hpprune.audit.explain import fold_log
+from hpprune.audit.facts import FATES
 from hpprune.audit.records import LogFormatError
 from hpprune.audit.replay import replay
+from hpprune.audit.report import build_report
 
 POLICY = hpprune.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
 HEADER = hpprune.Engine(POLICY).header()
@@ -52,6 +56,7 @@ READERS: dict[str, Callable[[Path], object]] = {
     "from_log": lambda p: hpprune.Engine.from_log(p, resume_logging=False),
     "fold_log": fold_log,
     "replay": lambda p: replay(p),
+    "report": lambda p: build_report(p),  # the HTML page, in memory
 }
 
 DEEP = "[" * 200_000 + "]" * 200_000
@@ -171,6 +176,18 @@ def _outcome(read: Callable[[], object]) -> tuple[str, object]:
             return "rejected", None
 
 
+_DATA_BLOCK = re.compile(r'<script type="application/json" id="hp-data">(.*?)</script>', re.S)
+
+
+def _report_data(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The data the HTML report embeds for ``records`` (built in memory, no file written)."""
+    page = build_report(records)
+    block = _DATA_BLOCK.search(page)
+    assert block is not None, "the report has no data block"
+    data: dict[str, Any] = json.loads(block.group(1))
+    return data
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_rec, max_size=12))
 def test_property_every_reader_accepts_the_same_logs_and_agrees_on_the_state(
@@ -180,12 +197,18 @@ def test_property_every_reader_accepts_the_same_logs_and_agrees_on_the_state(
     engine = _outcome(lambda: hpprune.Engine.from_records(logs))
     facts = _outcome(lambda: fold_log(logs))
     replayed = _outcome(lambda: replay(logs, "none"))
-    assert engine[0] == facts[0] == replayed[0], (engine, facts, replayed)
+    report = _outcome(lambda: _report_data(logs))
+    outcomes = (engine[0], facts[0], replayed[0], report[0])
+    assert len(set(outcomes)) == 1, (engine, facts, replayed, report)
     if engine[0] == "ok":
         eng: hpprune.Engine = engine[1]  # type: ignore[assignment]
         fates = {t.trial_id: t.state for t in facts[1].trials.values()}  # type: ignore[attr-defined]
         assert {t: eng.state(t).value for t in eng.trial_ids()} == fates
         assert eng.study.n_completed == sum(f == "completed" for f in fates.values())
+        shown: dict[str, Any] = report[1]  # type: ignore[assignment]
+        table = shown["trials"]
+        assert dict(zip(table["id"], (FATES[i] for i in table["fate"]), strict=True)) == fates
+        assert shown["meta"]["n_reports"] == facts[1].n_reports  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------ the CLI
