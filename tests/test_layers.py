@@ -16,7 +16,13 @@ ROOT = Path(__file__).resolve().parents[1] / "hpprune"
 LAYERS: list[tuple[str, ...]] = [
     ("hpprune.types",),
     ("hpprune.validate", "hpprune.registry", "hpprune.cache"),
-    ("hpprune.audit.records", "hpprune.audit.sinks", "hpprune.audit.dbsink", "hpprune.audit.log"),
+    (
+        "hpprune.audit.records",
+        "hpprune.audit.headers",
+        "hpprune.audit.sinks",
+        "hpprune.audit.dbsink",
+        "hpprune.audit.log",
+    ),
     ("hpprune.curves", "hpprune.space"),
     ("hpprune.pruners", "hpprune.scheduler", "hpprune.defaults", "hpprune.next_trial"),
     ("hpprune.engine",),

@@ -61,6 +61,7 @@ except ImportError as _exc:
 from hpprune import next_trial, validate
 from hpprune.audit.headers import check_same_study
 from hpprune.audit.log import read_log
+from hpprune.audit.outputs import write_text
 from hpprune.audit.records import Fold, LogFormatError, StudyRecord
 from hpprune.audit.sinks import FileSink, MemorySink, check_log_path
 from hpprune.engine import NON_FINITE_MODES, Engine
@@ -286,6 +287,29 @@ class _RecordSink(MemorySink):
     def close(self) -> None:
         for log in self.files:
             log.close()
+
+
+def _saved_config(state: object) -> Mapping[str, Any]:
+    """The ``config`` of a saved scheduler state, after checking the document's shape.
+
+    Raises:
+        ValueError: Naming the field, for another format, a newer version or a
+            ``config`` that is not an object with a ``policy``.
+    """
+    if not isinstance(state, Mapping) or state.get("format") != STATE_FORMAT:
+        raise ValueError(f"not a RayTuneScheduler state (expected format {STATE_FORMAT!r})")
+    version = state.get("version")
+    if type(version) is not int or version > STATE_VERSION:
+        raise ValueError(
+            f"scheduler state has version {version!r}; this hpprune reads versions "
+            f"<= {STATE_VERSION}"
+        )
+    config = state.get("config")
+    if not isinstance(config, Mapping) or "policy" not in config:
+        raise ValueError(
+            f"the saved state's `config` must be an object with a `policy`, got {config!r:.80}"
+        )
+    return config
 
 
 def _header_of(records: Sequence[Mapping[str, Any]], where: object) -> StudyRecord:
@@ -613,17 +637,10 @@ class RayTuneScheduler(TrialScheduler):
 
         Raises:
             ValueError: If the document has another format, a newer version,
-                or was written for another policy, metric, mode or time_attr.
+                a field of the wrong type, or was written for another policy,
+                metric, mode, time_attr, rank hook, non_finite mode or study.
         """
-        if not isinstance(state, Mapping) or state.get("format") != STATE_FORMAT:
-            raise ValueError(f"not a RayTuneScheduler state (expected format {STATE_FORMAT!r})")
-        version = state.get("version")
-        if not isinstance(version, int) or version > STATE_VERSION:
-            raise ValueError(
-                f"scheduler state has version {version!r}; this hpprune reads versions "
-                f"<= {STATE_VERSION}"
-            )
-        config = state.get("config") or {}
+        config = _saved_config(state)
         if policy_hash(policy_from_dict(config["policy"])) != policy_hash(self.policy):
             raise ValueError("the saved state was written for another `policy`")
         for key, mine in (
@@ -638,22 +655,38 @@ class RayTuneScheduler(TrialScheduler):
             raise ValueError(
                 f"the saved state has rank={config.get('rank')!r}, not {self._rank_ref!r}"
             )
-        records = list(state.get("records") or [])
+        records = state.get("records") or []
+        if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):
+            raise ValueError("the saved state's `records` must be a list of objects")
+        mode = self._init_mode or config.get("search_mode")
+        if records:
+            found = _header_of(records, "the saved state")
+            check_same_study(
+                self._expected_header(found, mode),
+                found,
+                "the saved state",
+                "this scheduler must be configured as the one that saved it",
+            )
         self._reset()
         self._metric = self._init_metric or config.get("search_metric")
-        self._mode = self._init_mode or config.get("search_mode")
+        self._mode = mode
         if records:
             self._sink = _RecordSink(records)
             self._engine = Engine.from_records(self._sink.records, self.policy, log=self._sink)
             self._attach_user_log()
 
     def save(self, checkpoint_path: str) -> None:
-        """Write :meth:`state_dict` as JSON to ``checkpoint_path``."""
-        path = Path(checkpoint_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.state_dict(), allow_nan=False), encoding="utf-8")
-        tmp.replace(path)
+        """Write :meth:`state_dict` as JSON to ``checkpoint_path``.
+
+        The file is written atomically through a private temporary file
+        (:func:`hpprune.audit.outputs.write_text`).
+
+        Raises:
+            ValueError: If ``checkpoint_path`` is the user's ``log`` or the
+                experiment's state file (the state never replaces a log).
+        """
+        inputs = [p for p in (self._log_path, self._state_path) if p is not None]
+        write_text(checkpoint_path, json.dumps(self.state_dict(), allow_nan=False), inputs=inputs)
 
     def restore(self, checkpoint_path: str) -> None:
         """Load a state written by :meth:`save` (see :meth:`load_state_dict`).
@@ -669,14 +702,14 @@ class RayTuneScheduler(TrialScheduler):
         return self.state_dict()
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        config = state["config"]
+        config = _saved_config(state)
         ref = config.get("rank")
         rank = None if ref is None else RANK_FUNCTIONS.resolve(ref, "config.rank")
         self.__init__(  # type: ignore[misc]
             policy_from_dict(config["policy"]),
             metric=config.get("metric"),
             mode=config.get("mode"),
-            time_attr=config["time_attr"],
+            time_attr=config.get("time_attr", "training_iteration"),
             log=config.get("log"),
             non_finite=config.get("non_finite", "stop"),
             rank=rank,
@@ -695,9 +728,10 @@ class RayTuneScheduler(TrialScheduler):
             state = _state_location(trial)
             records = self._records_to_resume(state, trial.trial_id)
             if records:
+                found = _header_of(records, state.local if state else None)
                 check_same_study(
-                    self._expected_header(),
-                    _header_of(records, state.local if state else None),
+                    self._expected_header(found, self._mode),
+                    found,
                     state.local if state else None,
                     "this scheduler must be configured as the one that wrote it",
                 )
@@ -721,13 +755,18 @@ class RayTuneScheduler(TrialScheduler):
                 self._bind_state_file(state)
         return self._engine
 
-    def _expected_header(self) -> StudyRecord:
-        """The header this scheduler would write (study None: any name, as Engine takes it)."""
+    def _expected_header(self, found: StudyRecord, mode: str | None) -> StudyRecord:
+        """The header this scheduler would write, to compare with ``found``.
+
+        A study name of None matches any name (as ``Engine`` takes it), and so
+        does a mode not known yet (None) match any direction.
+        """
+        direction = found.direction if mode is None else Direction(_DIRECTIONS[mode])
         return StudyRecord(
             self._study_name,
             self.policy.to_dict(),
             policy_hash(self.policy),
-            Direction(_DIRECTIONS[self._mode or "min"]),
+            direction,
             self._non_finite,
             {},
         )

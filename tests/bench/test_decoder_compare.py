@@ -27,21 +27,25 @@ def _outcome(decode: Any, data: bytes) -> tuple[str, object, list[str]]:
     return (*result, [str(w.message) for w in caught])
 
 
+def _assert_decides_as_today(name: str, data: bytes) -> None:
+    """Decoder ``name`` accepts, warns and rejects ``data`` as today's, with equal records."""
+    kind, today, today_warnings = _outcome(decoder_compare.decode_today, data)
+    got_kind, got, got_warnings = _outcome(decoder_compare.decoder(name), data)
+    assert (got_kind, got_warnings) == (kind, today_warnings)
+    if kind == "ok":
+        assert isinstance(got, list) and isinstance(today, list)
+        assert all(decoder_compare.same_as_today(g, t) for g, t in zip(got, today, strict=True))
+    else:
+        assert got == today  # the same message, naming the same field
+
+
 @pytest.mark.parametrize("name", decoder_compare.DECODERS[1:])
 @pytest.mark.parametrize(("what", "data", "outcome"), ROWS, ids=[r[0] for r in ROWS])
 def test_a_msgspec_decoder_decides_a_crafted_log_as_today(
     name: str, what: str, data: bytes, outcome: str | None
 ) -> None:
     pytest.importorskip("msgspec")
-    kind, today, today_warnings = _outcome(decoder_compare.decode_today, data)
-    got_kind, got, got_warnings = _outcome(decoder_compare.decoder(name), data)
-    assert (got_kind, got_warnings) == (kind, today_warnings)
-    if kind == "ok":
-        assert isinstance(got, list) and isinstance(today, list)
-        assert len(got) == len(today)
-        assert all(decoder_compare.same_as_today(g, t) for g, t in zip(got, today, strict=True))
-    else:
-        assert got == today  # the same message, naming the same field
+    _assert_decides_as_today(name, data)
 
 
 @pytest.mark.parametrize("name", decoder_compare.DECODERS[1:])
@@ -74,15 +78,8 @@ def test_property_the_msgspec_decoders_decide_every_line_as_today(
 ) -> None:
     pytest.importorskip("msgspec")
     data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
-    kind, today, today_warnings = _outcome(decoder_compare.decode_today, data)
     for name in decoder_compare.DECODERS[1:]:
-        got_kind, got, got_warnings = _outcome(decoder_compare.decoder(name), data)
-        assert (got_kind, got_warnings) == (kind, today_warnings)
-        if kind == "ok":
-            assert isinstance(got, list) and isinstance(today, list)
-            assert all(decoder_compare.same_as_today(g, t) for g, t in zip(got, today, strict=True))
-        else:
-            assert got == today
+        _assert_decides_as_today(name, data)
 
 
 def _stop(**fields: Any) -> bytes:
@@ -109,14 +106,7 @@ def _stop(**fields: Any) -> bytes:
 )
 def test_rung_resource_is_decided_as_today(name: str, fields: dict[str, Any]) -> None:
     pytest.importorskip("msgspec")
-    kind, today, today_warnings = _outcome(decoder_compare.decode_today, _stop(**fields))
-    got_kind, got, got_warnings = _outcome(decoder_compare.decoder(name), _stop(**fields))
-    assert (got_kind, got_warnings) == (kind, today_warnings)
-    if kind == "ok":
-        assert isinstance(got, list) and isinstance(today, list)
-        assert all(decoder_compare.same_as_today(g, t) for g, t in zip(got, today, strict=True))
-    else:
-        assert got == today
+    _assert_decides_as_today(name, _stop(**fields))
 
 
 def test_without_msgspec_nothing_is_measured_or_written(

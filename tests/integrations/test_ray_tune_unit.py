@@ -529,6 +529,57 @@ def test_restore_rejects_other_states(tmp_path: Path, change: dict[str, Any], ma
         make()[0].restore(str(tmp_path / "s.json"))
 
 
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"config": None}, "`config` must be an object"),
+        ({"config": [1]}, "`config` must be an object"),
+        ({"config": {"metric": "loss"}}, "with a `policy`"),
+        ({"version": True}, "version"),
+        ({"records": {"a": 1}}, "`records` must be a list"),
+        ({"records": [1, 2]}, "`records` must be a list of objects"),
+    ],
+)
+@pytest.mark.parametrize("how", ["restore", "unpickle"])
+def test_a_crafted_state_is_a_clear_error(
+    tmp_path: Path, change: dict[str, Any], match: str, how: str
+) -> None:
+    sched, ctl = make()
+    _run(sched, ctl, ["a"])
+    doc = {**sched.state_dict(), **change}
+    if how == "restore":
+        (tmp_path / "s.json").write_text(json.dumps(doc))
+        with pytest.raises(ValueError, match=match):
+            make()[0].restore(str(tmp_path / "s.json"))
+    else:
+        with pytest.raises(ValueError, match=match):
+            RayTuneScheduler.__new__(RayTuneScheduler).__setstate__(doc)
+
+
+def test_restore_refuses_a_state_of_another_non_finite_mode(tmp_path: Path) -> None:
+    sched, ctl = make()
+    _run(sched, ctl, ["a"])
+    sched.save(str(tmp_path / "s.json"))
+    with pytest.raises(ValueError, match="has non_finite 'stop', not 'ignore'"):
+        make(non_finite="ignore")[0].restore(str(tmp_path / "s.json"))
+
+
+def test_save_never_writes_over_the_user_log_and_follows_no_planted_name(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    sched, ctl = make(log=log)
+    _run(sched, ctl, ["a"])
+    before = log.read_bytes()
+    with pytest.raises(ValueError, match="one of this command's inputs"):
+        sched.save(str(log))
+    assert log.read_bytes() == before
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "state.json.tmp").symlink_to(victim)  # the name save() used to write through
+    sched.save(str(tmp_path / "state.json"))
+    assert victim.read_text() == "precious"
+    assert json.loads((tmp_path / "state.json").read_text())["records"] == sched.records
+
+
 def test_restore_rejects_another_time_attr(tmp_path: Path) -> None:
     sched, ctl = make()
     _run(sched, ctl, ["a"])
