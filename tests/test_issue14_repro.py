@@ -446,3 +446,34 @@ def test_output_text_keeps_the_bytes_of_a_file_name_that_is_not_utf8(tmp_path: P
     code, _, err = _cli(["explain", str(log), "-o", str(tmp_path / "out.txt")])
     assert code == 0, err
     assert b"\xff.jsonl" in (tmp_path / "out.txt").read_bytes()
+
+
+def _result(**kw: Any) -> dict[str, Any]:
+    return {"training_iteration": 1, "acc": 0.5, "time_total_s": 1.0, **kw}
+
+
+# (what, result.json row, params.json or None, text the error must hold)
+RAY_DIRS: list[tuple[str, dict[str, Any], Any, str]] = [
+    ("metric 10**400", _result(acc=10**400), None, "too large for a float"),
+    ("params 900 deep", _result(), {"x": _nested(900)}, "nested too deeply"),
+    ("params lone surrogate", _result(), {"lr": SUR}, "`params.lr` must be valid Unicode"),
+    ("params 4000-digit int", _result(), {"lr": 7 * 10**4000}, "`params.lr` is an int too large"),
+    ("trial id with ESC", _result(trial_id="a\x1bb"), None, "control characters"),
+]
+
+
+@pytest.mark.parametrize(("what", "row", "params", "text"), RAY_DIRS, ids=[r[0] for r in RAY_DIRS])
+def test_import_ray_refuses_a_crafted_experiment(
+    what: str, row: dict[str, Any], params: Any, text: str, tmp_path: Path
+) -> None:
+    """A 10**400 metric used to end in an OverflowError traceback; bad params were written."""
+    trial = tmp_path / "exp" / "trial_0"
+    trial.mkdir(parents=True)
+    (trial / "result.json").write_text(json.dumps(row) + "\n")
+    if params is not None:
+        (trial / "params.json").write_text(json.dumps(params))
+    out = tmp_path / "out.jsonl"
+    argv = ["import", "ray", str(tmp_path / "exp"), "--metric", "acc", "--mode", "max"]
+    code, _, err = _cli([*argv, "-o", str(out)])
+    assert code == 2 and text in err, err
+    assert not out.exists()

@@ -50,20 +50,21 @@ import math
 import os
 import platform
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from hpprune import validate
 from hpprune.audit.explain import fold_log, load_records
 from hpprune.audit.outputs import atomic_output, sqlite_path
-from hpprune.audit.records import encode_record
+from hpprune.audit.records import decode_line, encode_record
 from hpprune.audit.sinks import is_url
 from hpprune.curves import StudyView, TrialCurve
 from hpprune.pruners.base import Policy, policy_hash
-from hpprune.types import SCHEMA_VERSION, Action, Decision, Direction, Reason, jsonable
+from hpprune.types import SCHEMA_VERSION, Action, Decision, Direction, Reason
 
 __all__ = [
     "ExternalPolicy",
@@ -174,12 +175,28 @@ def _stop(rule: str, tid: str, step: int, **evidence: Any) -> Decision:
     return Decision(Action.STOP, Reason.EXTERNAL, rule, tid, step, {"source": rule, **evidence})
 
 
+def _clean_params(params: Any, where: str) -> Any:
+    """Params as the log holds them (see :func:`hpprune.validate.any_jsonable`).
+
+    Raises:
+        ValueError: Naming ``where`` and the element (nested too deeply, a lone
+            surrogate, an int too large for a float, no JSON form).
+    """
+    try:
+        return validate.any_jsonable(params, "params")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
 def _metric(raw: Any) -> float | None:
     """A metric cell as float; None when missing/empty. Raises ValueError if not a number."""
     if raw is None or isinstance(raw, bool):
         return None if raw is None else float(raw)
     if isinstance(raw, (int, float)):
-        return float(raw)
+        try:
+            return float(raw)
+        except OverflowError:
+            raise ValueError(f"{raw!r:.20}... is too large for a float") from None
     text = str(raw).strip()
     if not text:
         return None
@@ -270,7 +287,8 @@ def import_optuna(
             seq += 1
 
         if t.params:
-            push(t0, {"kind": "trial", "trial": tid, "params": jsonable(dict(t.params))})
+            params = _clean_params(dict(t.params), f"Optuna trial {t.number}")
+            push(t0, {"kind": "trial", "trial": tid, "params": params})
         for i, step in enumerate(steps):
             when = t0 + (t1 - t0) * (i + 1) / (n + 1)
             value = _metric(t.intermediate_values[step])
@@ -498,7 +516,8 @@ def import_ray(
                 params = None
             if isinstance(params, Mapping) and params:
                 first_when = points[0][3] if points else 0.0
-                push(first_when, {"kind": "trial", "trial": tid, "params": jsonable(params)})
+                clean = _clean_params(params, str(params_file))
+                push(first_when, {"kind": "trial", "trial": tid, "params": clean})
         st = status.get(tid, "")
         failed = st == "ERROR" or (folder / "error.txt").exists() or (folder / "error.pkl").exists()
         last_step = points[-1][0] if points else -1
@@ -642,6 +661,14 @@ def write_curves_csv(
     return target
 
 
+def _read_back(records: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Each record as a reader gets it after writing (a skipped one is left out, warned)."""
+    for n, record in enumerate(records, start=1):
+        decoded = decode_line(encode_record(record), n, "<imported records>")
+        if decoded is not None:
+            yield decoded
+
+
 def write_output(
     records: Sequence[Mapping[str, Any]],
     path: str | os.PathLike[str],
@@ -676,8 +703,8 @@ def write_output(
         FileExistsError: If the file exists and ``overwrite`` is False, or the
             study already has a log in the database.
     """
-    if not checked:
-        records = load_records(records)
+    if not checked:  # each record through the codec and the fold: what is written reads back
+        records = load_records(_read_back(records))
     if is_url(path):
         if fmt not in (None, "log"):
             raise ValueError("a database holds logs, not curves tables; use a .csv OUT")
