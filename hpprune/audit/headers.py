@@ -66,6 +66,6 @@ def check_same_study(expected: StudyRecord, found: StudyRecord, where: object, h
         )
     if field == "study":
         raise ValueError(
-            f"log {where} belongs to study {found.study!r}, not {expected.study!r}; "
-            f"use one log per study or {hint}"
+            f"log {where} belongs to study {found.study!r}, not {expected.study!r} "
+            f"(one log per study); {hint}"
         )
