@@ -477,3 +477,34 @@ def test_import_ray_refuses_a_crafted_experiment(
     code, _, err = _cli([*argv, "-o", str(out)])
     assert code == 2 and text in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("one", "other"), [("a b", "a_b"), ("a/b", "a_b"), ("é", "_")])
+def test_two_trials_never_share_a_checkpoint_file(one: str, other: str, tmp_path: Path) -> None:
+    """``"a b"`` and ``"a_b"`` used to map to the same ``trial-a_b.pkl``."""
+    from hpprune.loop.checkpoints import Checkpoints
+
+    store = Checkpoints(tmp_path)
+    store.save(one, {"who": one})
+    store.save(other, {"who": other})
+    assert store.load(one) == {"who": one} and store.load(other) == {"who": other}
+    store.drop(one)
+    assert not store.has(one) and store.load(other) == {"who": other}
+
+
+def test_a_checkpoint_never_writes_through_a_planted_name(tmp_path: Path) -> None:
+    """The temp name used to be predictable (pid, thread id) and opened following symlinks."""
+    import os
+    import threading
+
+    from hpprune.loop.checkpoints import Checkpoints
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    old_tmp = (ckpt / "trial-x.pkl").with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
+    old_tmp.symlink_to(victim)
+    Checkpoints(ckpt).save("x", {"step": 3})
+    assert victim.read_text() == "precious"
+    assert Checkpoints(ckpt).load("x") == {"step": 3}

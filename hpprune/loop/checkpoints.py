@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import pickle
-import threading
 from pathlib import Path
 from typing import Any
+
+from hpprune.audit.outputs import atomic_output
 
 
 class Checkpoints:
@@ -22,19 +24,19 @@ class Checkpoints:
         self._mem: dict[str, Any] = {}
 
     def _file(self, tid: str) -> Path:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in tid)
+        safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in tid)
+        if safe != tid:  # "a b" and "a_b" must not share a file: add a stable digest of the id
+            digest = hashlib.blake2b(tid.encode("utf-8"), digest_size=8).hexdigest()
+            safe = f"{safe[:64]}-{digest}"
         return Path(self.directory or ".") / f"trial-{safe}.pkl"
 
     def save(self, tid: str, state: Any) -> None:
         if self.directory is None:
             self._mem[tid] = copy.deepcopy(state)
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self._file(tid)
-        tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
-        with open(tmp, "wb") as fh:
+        # A private temporary file renamed over the checkpoint: never a planted name.
+        with atomic_output(self._file(tid)) as fh:
             pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
 
     def load(self, tid: str) -> Any | None:
         if self.directory is None:
