@@ -508,3 +508,45 @@ def test_a_checkpoint_never_writes_through_a_planted_name(tmp_path: Path) -> Non
     Checkpoints(ckpt).save("x", {"step": 3})
     assert victim.read_text() == "precious"
     assert Checkpoints(ckpt).load("x") == {"step": 3}
+
+
+_DEEP_SPEC = (
+    '{"type":"patient","params":{"patience":1,"wrapped":' * 300 + '{"type":"median"}' + "}}" * 300
+)
+# (what, SPEC or {FILE}.json/.toml content, text the error must hold)
+SPECS: list[tuple[str, str, str]] = [
+    ("5000-digit int inline", "median:n_startup_trials=" + "9" * 5000, "too long a number"),
+    ("400-digit int inline (not a file name)", "median:n_startup_trials=" + "9" * 400, "too large"),
+    (
+        "4000-digit int in JSON",
+        '{"type":"median","params":{"n_startup_trials":' + "9" * 4000 + "}}",
+        "too large",
+    ),
+    (
+        "5000-digit int in JSON",
+        '{"type":"median","params":{"n_startup_trials":' + "9" * 5000 + "}}",
+        "invalid JSON",
+    ),
+    (
+        "5000-digit int in a TOML file",
+        "TOML:[params]\nn_startup_trials = " + "9" * 5000,
+        "cannot be parsed",
+    ),
+    ("300-deep JSON file", "JSON:" + _DEEP_SPEC, "nested too deeply"),
+]
+
+
+@pytest.mark.parametrize(("what", "spec", "text"), SPECS, ids=[r[0] for r in SPECS])
+def test_a_crafted_policy_spec_is_a_clear_error(
+    what: str, spec: str, text: str, tmp_path: Path
+) -> None:
+    """An inline SPEC with a 400-digit number said "File name too long"; long ones gave no SPEC."""
+    log = _good_log(tmp_path / "L.jsonl")
+    kind, _, body = spec.partition(":")
+    if kind in ("TOML", "JSON"):
+        path = tmp_path / f"spec.{kind.lower()}"
+        path.write_text(('type = "median"\n' if kind == "TOML" else "") + body)
+        spec = str(path)
+    code, _, err = _cli(["replay", str(log), "--policy", spec])
+    assert code == 2 and text in err, err
+    assert "Traceback" not in err and "File name too long" not in err

@@ -530,7 +530,10 @@ def input_error(exc: BaseException) -> str:
             f"{exc.object[exc.start : exc.end]!r}); nothing was written"
         )
     if isinstance(exc, RecursionError):
-        return "log error: the log holds a value nested too deeply to process; nothing was written"
+        return (
+            "error: an input (the log, or a policy SPEC) holds a value nested too deeply to "
+            "process; nothing was written"
+        )
     return f"error: {exc}"
 
 

@@ -183,8 +183,8 @@ class _Parser:
             raw = text[start : i + 1]
             try:
                 return json.loads(raw)
-            except json.JSONDecodeError:
-                raise self.error(f"value of {key!r} is not valid JSON: {raw!r}") from None
+            except ValueError:  # malformed, or an int of more than 4300 digits
+                raise self.error(f"value of {key!r} is not valid JSON: {raw[:80]!r}") from None
         i = start
         while i < len(text) and text[i] not in ",()":
             i += 1
@@ -192,7 +192,10 @@ class _Parser:
         self.pos = i
         if not raw:
             raise self.error(f"missing value for {key!r}")
-        return _scalar(raw)
+        try:
+            return _scalar(raw)
+        except ValueError:  # an int of more than 4300 digits
+            raise self.error(f"value of {key!r} is too long a number: {raw[:40]!r}...") from None
 
 
 def _scalar(raw: str) -> Any:
@@ -201,7 +204,7 @@ def _scalar(raw: str) -> Any:
         return python_words[raw]
     try:
         value = json.loads(raw)
-    except json.JSONDecodeError:
+    except json.JSONDecodeError:  # a bare word: the string itself
         return raw
     if isinstance(value, float) and value != value:  # pragma: no cover - json gives no NaN
         return raw
@@ -351,8 +354,8 @@ def load_policy(spec: str | os.PathLike[str] | Mapping[str, Any] | Policy) -> Po
     text = os.fspath(spec)
     path = Path(text)
     is_file_name = path.suffix.lower() in (".json", ".toml")
-    if is_file_name or (len(text) < 4096 and path.is_file()):
-        if not path.is_file():
+    if is_file_name or (len(text) < 4096 and _is_file(path)):
+        if not _is_file(path):
             raise FileNotFoundError(f"policy spec file not found: {path}")
         where = f"policy spec file {path}"
         try:
@@ -361,7 +364,7 @@ def load_policy(spec: str | os.PathLike[str] | Mapping[str, Any] | Policy) -> Po
                     data: Any = tomllib.load(fh)
             else:
                 data = json.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError) as exc:  # TOML/JSON errors, > 4300 digits
             raise SpecError(f"{where}: cannot be parsed: {exc}") from None
         if isinstance(data, Mapping) and "policy" in data and "type" not in data:
             data = data["policy"]  # a log's study record, or {"policy": {...}}
@@ -370,10 +373,18 @@ def load_policy(spec: str | os.PathLike[str] | Mapping[str, Any] | Policy) -> Po
     if stripped.startswith("{"):
         try:
             data = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"policy spec {text!r}: invalid JSON: {exc}") from None
+        except ValueError as exc:  # malformed, or an int of more than 4300 digits
+            raise SpecError(f"policy spec {text[:80]!r}: invalid JSON: {exc}") from None
         return _resolve(data, "policy spec")
     return _resolve(parse_spec(text), f"policy spec {text!r}")
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a text no file can be named (too long a name)."""
+    try:
+        return path.is_file()
+    except OSError:  # ENAMETOOLONG: a SPEC string, not a file
+        return False
 
 
 # ---------------------------------------------------------------------- printing
