@@ -35,6 +35,7 @@ from hpprune.audit.cli import (
     input_error,
     int_at_least,
     load_log,
+    log_inputs,
     log_name,
 )
 from hpprune.audit.explain import (
@@ -270,7 +271,7 @@ def _json(data: object) -> str:
 
 def _emit(text: str, args: argparse.Namespace, out: TextIO) -> None:
     try:
-        emit(text, args.output, out, [args.log] if getattr(args, "log", None) else [])
+        emit(text, args.output, out, log_inputs(args.log) if getattr(args, "log", None) else [])
     except UnicodeEncodeError as exc:  # text from the log that no file or terminal can hold
         raise _InputError(input_error(exc)) from None
     except (OSError, ValueError) as exc:

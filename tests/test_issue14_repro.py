@@ -550,3 +550,33 @@ def test_a_crafted_policy_spec_is_a_clear_error(
     code, _, err = _cli(["replay", str(log), "--policy", spec])
     assert code == 2 and text in err, err
     assert "Traceback" not in err and "File name too long" not in err
+
+
+DB_OVER_ITSELF: list[list[str]] = [
+    ["export", "{URL}", "-o", "{DB}", "--force"],
+    ["import", "jsonl", "{URL}", "-o", "{DB}", "--force"],
+    ["report", "{URL}", "-o", "{DB}"],
+    ["explain", "{URL}", "-o", "{DB}"],
+    ["summary", "{URL}", "-o", "{DB}"],
+    ["replay", "{URL}", "-o", "{DB}"],
+    ["backtest", "{URL}", "--policy", "median", "-o", "{DB}"],
+]
+
+
+@pytest.mark.parametrize("argv", DB_OVER_ITSELF, ids=lambda a: a[0])
+def test_a_command_never_writes_over_the_database_it_reads(argv: list[str], tmp_path: Path) -> None:
+    """``export sqlite:///s.db -o s.db --force`` used to replace the database with a JSONL file."""
+    pytest.importorskip("sqlalchemy")
+    log = tmp_path / "L.jsonl"
+    engine = hpprune.Engine(POLICY, log=log, study_name="s")
+    engine.report("a", 0, 0.5)
+    engine.complete("a")
+    engine.close()
+    db = tmp_path / "s.db"
+    url = f"sqlite:///{db}"
+    assert _cli(["export", str(log), "-o", url])[0] == 0
+    before = db.read_bytes()
+    code, _, err = _cli([a.format(URL=url, DB=db) for a in argv] + ["--study", "s"])
+    assert code == 2 and "one of this command's inputs" in err, err
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["L.jsonl", "s.db"]

@@ -44,6 +44,7 @@ __all__ = [
     "build_parser",
     "input_error",
     "int_at_least",
+    "log_inputs",
     "main",
     "shown_text",
     "write_text",
@@ -174,6 +175,25 @@ def load_log(log: str, study: str | None) -> str | list[dict[str, Any]]:
     if db is not None and not db.is_file():
         raise FileNotFoundError(f"no SQLite database at {db} (from {log_name(log)})")
     return list(read_log(log, study=study))
+
+
+def log_inputs(*logs: str) -> list[str | os.PathLike[str]]:
+    """The files behind ``LOG`` arguments, which no output may replace.
+
+    Args:
+        *logs: File paths or database URLs.
+
+    Returns:
+        The paths, and the database file of each ``sqlite:///`` URL (other
+        database URLs have no file here).
+    """
+    out: list[str | os.PathLike[str]] = []
+    for log in logs:
+        if not is_url(log):
+            out.append(log)
+        elif (db := sqlite_path(log)) is not None:
+            out.append(db)
+    return out
 
 
 def log_name(log: str) -> str:
@@ -379,7 +399,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             log_name=log_name(args.log),
         )
         text = _json_text(res.to_dict()) if args.json else res.table(max_rows=args.rows)
-        emit(text, args.output, out, [args.log])
+        emit(text, args.output, out, log_inputs(args.log))
         return 0
     if args.command == "backtest":
         from hpprune.audit.replay import backtest
@@ -390,7 +410,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             _json_text(bt.to_dict()) if args.json else bt.table(),
             args.output,
             out,
-            [log for log in args.logs if not is_url(log)],
+            log_inputs(*args.logs),
         )
         if args.max_discard_rate is not None:
             worst = [
@@ -413,12 +433,14 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             if args.budget_s is not None
             else (args.budget_hours * 3600.0 if args.budget_hours is not None else None)
         )
+        check_not_input(args.output, log_inputs(args.log))  # before reading anything
         path = write_report(
             load_log(args.log, args.study),
             args.output,
             budget_s=budget,
             title=args.title,
             max_points=args.max_points,
+            inputs=log_inputs(args.log),
         )
         out.write(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)\n")
         return 0
@@ -458,8 +480,7 @@ def _copy_log(args: argparse.Namespace, out: TextIO) -> int:
 
     # Through the log's one fold: a log that other readers reject is not copied.
     records = load_records(load_log(args.log, args.study), log_name(args.log))
-    inputs = [] if is_url(args.log) else [args.log]
-    _write(records, args, out, study=getattr(args, "study", None), inputs=inputs)
+    _write(records, args, out, study=getattr(args, "study", None), inputs=log_inputs(args.log))
     return 0
 
 

@@ -26,7 +26,7 @@ import html
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -363,6 +363,7 @@ def write_report(
     title: str | None = None,
     max_points: int = DEFAULT_MAX_POINTS,
     space: Mapping[str, Any] | None = None,
+    inputs: Sequence[str | os.PathLike[str]] = (),
 ) -> Path:
     """Write the HTML report of a log to ``out`` (see :func:`build_report`).
 
@@ -373,14 +374,17 @@ def write_report(
         title: Page title.
         max_points: Cap on curve points embedded for drawing.
         space: The search space, when known (log axes for its log parameters).
+        inputs: More files the report was read from (a database's file),
+            which ``out`` must not replace; a log path is one already.
 
     Returns:
         The path written.
 
     Raises:
-        ValueError: For a bad ``budget_s``/``max_points``.
+        ValueError: For a bad ``budget_s``/``max_points``, or ``out`` being
+            one of the inputs.
         LogFormatError: If the log is malformed.
     """
     text = build_report(log, budget_s=budget_s, title=title, max_points=max_points, space=space)
-    inputs = [log] if isinstance(log, (str, os.PathLike)) else []
-    return write_text(out, text, inputs=inputs)  # atomic; never over the log it reads
+    read = [log] if isinstance(log, (str, os.PathLike)) else []
+    return write_text(out, text, inputs=[*read, *inputs])  # atomic; never over what it reads
