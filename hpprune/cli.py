@@ -48,6 +48,7 @@ from hpprune.audit.explain import (
     trial_dict,
 )
 from hpprune.audit.log import LogFormatError, read_log
+from hpprune.audit.outputs import check_not_input
 from hpprune.audit.sinks import is_url
 
 __all__ = ["build_parser", "main"]
@@ -166,6 +167,11 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         raise CliError(
             f"the demo needs scikit-learn ({exc}); install it with: pip install 'hpprune[bench]'"
         ) from None
+    if args.record is not None:  # before anything is written: the record never replaces the log
+        try:
+            check_not_input(args.record, [args.output])
+        except ValueError as exc:
+            raise CliError(f"argument --record: {exc}") from None
     log = _prepare_demo_log(args.output)
     try:
         loop = demo.demo_loop(n_workers=args.workers, log=log, seed=args.seed)
@@ -258,7 +264,8 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
             "cpu_count": os.cpu_count(),
             "deterministic": args.workers == 1,
         }
-        _emit(json.dumps(record, indent=1), argparse.Namespace(output=args.record), out)
+        where = argparse.Namespace(output=args.record, log=str(log))
+        _emit(json.dumps(record, indent=1), where, out)
     if interrupted:
         out.write("interrupted: the log holds everything up to Ctrl-C\n")
         return 130

@@ -580,3 +580,16 @@ def test_a_command_never_writes_over_the_database_it_reads(argv: list[str], tmp_
     assert code == 2 and "one of this command's inputs" in err, err
     assert db.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["L.jsonl", "s.db"]
+
+
+@pytest.mark.parametrize("record", ["{LOG}", "./{NAME}"])
+def test_the_demo_record_never_replaces_the_demo_log(
+    record: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``demo --log d.jsonl --record d.jsonl`` used to write the JSON record over the log."""
+    monkeypatch.chdir(tmp_path)
+    log = tmp_path / "d.jsonl"
+    argv = ["demo", "--trials", "1", "--workers", "1", "--no-progress", "--log", str(log)]
+    code, _, err = _cli([*argv, "--record", record.format(LOG=log, NAME=log.name)])
+    assert code == 2 and "argument --record" in err, err
+    assert list(tmp_path.iterdir()) == []  # refused before anything ran
