@@ -593,3 +593,17 @@ def test_the_demo_record_never_replaces_the_demo_log(
     code, _, err = _cli([*argv, "--record", record.format(LOG=log, NAME=log.name)])
     assert code == 2 and "argument --record" in err, err
     assert list(tmp_path.iterdir()) == []  # refused before anything ran
+
+
+@pytest.mark.parametrize(
+    ("name", "error"), [("s" + SUR, ValueError), (5, TypeError)], ids=["lone surrogate", "int"]
+)
+def test_search_loop_refuses_a_study_name_a_log_cannot_hold(
+    name: Any, error: type[Exception], tmp_path: Path
+) -> None:
+    log = tmp_path / "l.jsonl"
+    with pytest.raises(error, match="`study_name`"):
+        hpprune.SearchLoop(
+            lambda t: 0.0, {"x": hpprune.space.Categorical([1])}, POLICY, log=log, study_name=name
+        )
+    assert not log.exists()

@@ -69,9 +69,9 @@ class SearchLoop:
         study_name: Name stored in the log header.
 
     Raises:
-        TypeError: For arguments of the wrong type.
-        ValueError: For out-of-range arguments, or a log written for another
-            policy or direction.
+        TypeError: For arguments of the wrong type (``study_name`` not a str).
+        ValueError: For out-of-range arguments, a ``study_name`` with a lone
+            surrogate, or a log written for another policy or direction.
         ImportError: If ``sampler`` is given and optuna is missing.
 
     Non-finite values reported by the objective are handled by the engine
@@ -118,7 +118,8 @@ class SearchLoop:
         self._interrupt = False
         self._no_trial_reason = ""
         self._on_finish: Callable[[LoopTrial], None] | None = None
-        self.engine = self._make_engine(log, non_finite, study_name)
+        name = validate.text(study_name, "study_name", optional=True)
+        self.engine = self._make_engine(log, non_finite, name)
 
     # ----------------------------------------------------------------- setup
     def _make_engine(self, log: LogArg, non_finite: str, study_name: str | None) -> Engine:
