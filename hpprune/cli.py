@@ -418,6 +418,9 @@ def _dispatch(command: str, rest: list[str]) -> int:
         code = entry([command, *rest] if pass_command else rest)
     except SystemExit as exc:
         return _exit_code(exc.code)
+    except KeyboardInterrupt:  # like the commands run here: one line, no traceback
+        sys.stderr.write(f"{PROG} {command}: interrupted\n")
+        return 130
     return _exit_code(code)
 
 

@@ -607,3 +607,18 @@ def test_search_loop_refuses_a_study_name_a_log_cannot_hold(
             lambda t: 0.0, {"x": hpprune.space.Categorical([1])}, POLICY, log=log, study_name=name
         )
     assert not log.exists()
+
+
+@pytest.mark.parametrize("command", ["replay", "report", "export"])
+def test_ctrl_c_in_a_dispatched_command_is_one_line(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hpprune replay`` and the other audit commands printed a KeyboardInterrupt traceback."""
+    from hpprune.audit import cli as audit_cli
+
+    def interrupted(argv: list[str], out: Any = None) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(audit_cli, "main", interrupted)
+    code, _, err = _cli([command, str(tmp_path / "L.jsonl")])
+    assert code == 130 and err == f"hpprune {command}: interrupted\n"
