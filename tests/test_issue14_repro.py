@@ -329,7 +329,7 @@ COMMANDS: dict[str, list[str]] = {
 }
 
 
-def _run_crafted(command: str, data: bytes, tmp_path: Path) -> tuple[int, str]:
+def _run_crafted(command: str, data: bytes, tmp_path: Path) -> tuple[int, str, str]:
     log = tmp_path / "crafted.jsonl"
     log.write_bytes(data)
     code, out, err = _cli([a.format(LOG=log, OUT=tmp_path / "out") for a in COMMANDS[command]])
@@ -337,7 +337,7 @@ def _run_crafted(command: str, data: bytes, tmp_path: Path) -> tuple[int, str]:
     assert log.read_bytes() == data
     for p in tmp_path.iterdir():  # nothing written holds a lone surrogate, even escaped
         assert p == log or "\\ud8" not in p.read_text(errors="replace").lower(), p.name
-    return code, err
+    return code, out, err
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -349,7 +349,7 @@ def test_a_deeply_nested_value_is_an_error_not_a_traceback(
     command: str, what: str, data: bytes, tmp_path: Path
 ) -> None:
     """A 900-deep evidence list used to end in a RecursionError traceback."""
-    code, err = _run_crafted(command, data, tmp_path)
+    code, _, err = _run_crafted(command, data, tmp_path)
     assert code in (0, 2), err
     assert code == 0 or "nested" in err, err
 
@@ -362,14 +362,14 @@ def test_a_deeply_nested_value_is_an_error_not_a_traceback(
 def test_every_command_rejects_text_a_log_cannot_hold(
     command: str, what: str, data: bytes, field: str, line: int, tmp_path: Path
 ) -> None:
-    code, err = _run_crafted(command, data, tmp_path)
+    code, _, err = _run_crafted(command, data, tmp_path)
     assert code == 2 and f"line {line}:" in err and field in err, err
 
 
 @pytest.mark.parametrize("command", ["explain", "explain --trial", "summary", "report"])
 def test_text_no_terminal_can_print_is_a_clear_error(command: str, tmp_path: Path) -> None:
     """``explain`` used to say "argument -o/--output: cannot write None: 'utf-8' codec ..."."""
-    code, err = _run_crafted(command, _lines(_stop("a", reason="x" + SUR)), tmp_path)
+    code, _, err = _run_crafted(command, _lines(_stop("a", reason="x" + SUR)), tmp_path)
     assert code == 2, err
     assert "valid Unicode" in err and "-o/--output" not in err, err
 
@@ -622,3 +622,26 @@ def test_ctrl_c_in_a_dispatched_command_is_one_line(
     monkeypatch.setattr(audit_cli, "main", interrupted)
     code, _, err = _cli([command, str(tmp_path / "L.jsonl")])
     assert code == 130 and err == f"hpprune {command}: interrupted\n"
+
+
+# (what, the crafted records): each smuggles "\nFAKE ..." into a field explain/summary print
+FORGED_LINES: list[tuple[str, bytes]] = [
+    ("reason", _lines(_stop("a", reason="x\nFAKE trial b completed"))),
+    ("rule", _lines(_stop("a", rule="x\r\nFAKE trial b completed"))),
+    ("evidence key", _lines(_stop("a", evidence={"k\nFAKE": 1.0}))),
+    ("evidence value", _lines(_stop("a", evidence={"k": "v\u2028FAKE"}))),
+    ("params value", _lines(_trial({"lr": "x\nFAKE"}), _stop("a"))),
+    ("fail reason", _lines(_rep("a", 0), {"kind": "fail", "trial": "a", "reason": "x\nFAKE"})),
+    ("study name", _lines(_stop("a"), header={**HEADER, "study": "s\nFAKE"})),
+]
+
+
+@pytest.mark.parametrize("command", ["explain", "explain --trial", "summary", "replay", "backtest"])
+@pytest.mark.parametrize(("what", "data"), FORGED_LINES, ids=[r[0] for r in FORGED_LINES])
+def test_a_field_from_a_log_never_adds_a_line(
+    command: str, what: str, data: bytes, tmp_path: Path
+) -> None:
+    """A reason "x\\nFAKE trial b completed" used to print as a line of its own."""
+    code, out, err = _run_crafted(command, data, tmp_path)
+    assert code == 0, err
+    assert not [line for line in out.splitlines() if line.lstrip().startswith("FAKE")], out

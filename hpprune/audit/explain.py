@@ -43,6 +43,7 @@ __all__ = [
     "fmt",
     "fold_log",
     "load_records",
+    "one_line",
     "params_text",
     "policy_text",
     "summarise",
@@ -52,6 +53,18 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------ text
+_BREAKS_AS = {ord(c): f"\\u{ord(c):04x}" for c in "\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(text: object) -> str:
+    """``text`` as one line: a line break or tab a log carries is shown as ``\\uNNNN``.
+
+    A crafted reason, rule, parameter or study name cannot add a line that
+    looks like another trial's sentence.
+    """
+    return str(text).translate(_BREAKS_AS)
+
+
 def fmt(x: Any) -> str:
     """Format a number, list or mapping for a sentence (4 significant digits; NaN as ``nan``)."""
     if isinstance(x, bool) or x is None:
@@ -62,13 +75,13 @@ def fmt(x: Any) -> str:
         inner = ", ".join(fmt(v) for v in list(x)[:8])
         return f"[{inner}{', ...' if len(x) > 8 else ''}]"
     if isinstance(x, Mapping):
-        return "{" + ", ".join(f"{k}: {fmt(v)}" for k, v in x.items()) + "}"
-    return str(x)
+        return "{" + ", ".join(f"{one_line(k)}: {fmt(v)}" for k, v in x.items()) + "}"
+    return one_line(x)
 
 
 def params_text(params: Mapping[str, Any], width: int = 200) -> str:
     """``k=v, k=v`` for hyperparameters, cut to ``width`` characters with an ellipsis."""
-    text = ", ".join(f"{k}={fmt(v)}" for k, v in params.items())
+    text = ", ".join(f"{one_line(k)}={fmt(v)}" for k, v in params.items())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -180,7 +193,7 @@ _VERBS = {Action.STOP: "stopped", Action.PAUSE: "paused", Action.RESUME: "resume
 
 
 def _evidence(ev: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={fmt(v)}" for k, v in ev.items())
+    return ", ".join(f"{one_line(k)}={fmt(v)}" for k, v in ev.items())
 
 
 def describe_decision(decision: Decision) -> str:
@@ -200,8 +213,8 @@ def describe_decision(decision: Decision) -> str:
     """
     verb = _VERBS.get(decision.action, decision.action.value)
     head = (
-        f"trial {decision.trial_id} {verb} at step {decision.step} by {decision.rule} "
-        f"({decision.reason})"
+        f"trial {decision.trial_id} {verb} at step {decision.step} by {one_line(decision.rule)} "
+        f"({one_line(decision.reason)})"
     )
     ev = dict(decision.evidence)
     if decision.action is Action.RESUME:
@@ -237,7 +250,7 @@ def _outcome(t: TrialFacts) -> str | None:
             "" if t.events else "; no stop or pause decision"
         )
     if t.state == "failed":
-        return f"trial {tid} failed: {t.fail_reason}"
+        return f"trial {tid} failed: {one_line(t.fail_reason)}"
     if t.state == "paused":
         return f"trial {tid} is still paused at the end of the log (it may be resumed later)"
     if t.state == "stale":
@@ -338,7 +351,7 @@ def policy_text(policy: Mapping[str, Any]) -> str:
     try:
         pol = load_policy(policy)
     except (ValueError, TypeError, KeyError):
-        return f"{policy.get('type', '?')} {fmt(policy.get('params', {}))}"
+        return f"{one_line(policy.get('type', '?'))} {fmt(policy.get('params', {}))}"
     if getattr(pol, "is_external", False):
         return f"external ({pol.params().get('source', '?')}): decisions imported, no reasons"
     return to_spec(pol)
@@ -346,7 +359,10 @@ def policy_text(policy: Mapping[str, Any]) -> str:
 
 def _reason_table(facts: LogFacts, action: Action) -> list[str]:
     counts = Counter(
-        (d.reason, d.rule) for t in facts.trials.values() for d in t.events if d.action is action
+        (one_line(d.reason), one_line(d.rule))
+        for t in facts.trials.values()
+        for d in t.events
+        if d.action is action
     )
     if not counts:
         return []
@@ -379,7 +395,7 @@ def summarise(log: RecordsArg | LogFacts) -> str:
     s = summary_dict(facts)
     fates = [f"{k} {v}" for k, v in s["fates"].items() if v]
     lines = [
-        f"study: {s['study'] or '-'}  direction: {s['direction']}  "
+        f"study: {one_line(s['study'] or '-')}  direction: {s['direction']}  "
         f"policy: {policy_text(facts.policy)}",
         "  ".join([f"trials: {s['n_trials']}", *fates, f"({s['n_reports']} reports)"]),
     ]

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpprune.audit.explain import one_line
 from hpprune.audit.facts import LogFacts, RecordsArg, facts_of, typed_records
 from hpprune.audit.records import (
     CompleteRecord,
@@ -291,7 +292,7 @@ def _fate(fate: str, step: int | None, reason: str | None) -> str:
     if fate == "unknown_continuation":
         return "continue (unknown)"
     if step is not None:
-        return f"stop@{step} {reason or ''}".strip()[:26]
+        return f"stop@{step} {one_line(reason or '')}".strip()[:26]
     return fate
 
 
