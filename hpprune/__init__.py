@@ -38,7 +38,15 @@ from hpprune.pruners.percentile import MedianPruner, PercentilePruner
 from hpprune.pruners.posterior import BayesianPruner, Prediction
 from hpprune.pruners.wilcoxon import WilcoxonPruner
 from hpprune.scheduler import ResourceScheduler
-from hpprune.types import Action, Decision, Direction, Observation, Reason, TrialState
+from hpprune.types import (
+    Action,
+    Decision,
+    Direction,
+    FrozenEvidence,
+    Observation,
+    Reason,
+    TrialState,
+)
 
 __version__ = "0.1.0"
 
@@ -53,6 +61,7 @@ __all__ = [
     "Engine",
     "FileSink",
     "FreezeThawPruner",
+    "FrozenEvidence",
     "HyperbandPruner",
     "KeepDiverse",
     "KeepTopK",

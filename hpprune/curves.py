@@ -15,13 +15,22 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
+import numpy as np
+
 from hpprune.cache import DEFAULT_MAX_ENTRIES, PolicyCache
-from hpprune.types import Direction, TrialState
+from hpprune.types import Decision, Direction, TrialState
 
 Pool = Literal["completed", "all"]
+_FINISHED = frozenset(st for st in TrialState if st.is_finished)
+_INF = math.inf
+_NO_STEPS: list[int] = []
+_NO_SCORES: list[float] = []
+_NO_ELAPSED: list[float | None] = []
 GroupKey = tuple[str, str] | None
 
 
@@ -51,12 +60,18 @@ class TrialCurve:
             (``step -> canonical score``, None for a non-finite value). They
             enter no curve statistic or pool; unordered-step policies read them
             through :meth:`instance_scores`.
+
+    A curve is built to be small: a study folded from a log of a million
+    records holds a million of them. Empty ``params`` and ``groups`` share one
+    read-only empty mapping, a step's position is found by bisection on
+    ``steps`` (which increase), and what most trials never have (resource
+    readings, pauses, a milestone cap, late or non-finite reports) is kept in a
+    side record created on first use.
     """
 
     __slots__ = (
-        "_nan_steps",
-        "_on_state",
-        "_pos",
+        "_decisions",
+        "_extra",
         "_state",
         "best_score",
         "elapsed",
@@ -64,12 +79,7 @@ class TrialCurve:
         "groups",
         "index",
         "last_step",
-        "late",
-        "milestone_cap",
-        "n_pauses",
         "params",
-        "peak_memory_mb",
-        "resources",
         "scores",
         "spent_s",
         "steps",
@@ -87,34 +97,73 @@ class TrialCurve:
         self.index = index
         self._state = TrialState.RUNNING
         self.spent_s = 0.0
-        self._on_state: Callable[[TrialCurve, TrialState], None] | None = None
-        self.steps: list[int] = []
-        self.scores: list[float] = []
-        self.elapsed: list[float | None] = []
+        # Shared empty lists until the first point (the store never appends to them).
+        self.steps: list[int] = _NO_STEPS
+        self.scores: list[float] = _NO_SCORES
+        self.elapsed: list[float | None] = _NO_ELAPSED
         self.last_step = -1
-        self.best_score = float("inf")
+        self.best_score = _INF
         self.final_score: float | None = None
-        self.params: Mapping[str, Any] = dict(params or {})
-        self.groups: Mapping[str, str] = dict(groups)
-        self.resources: Mapping[str, float] = {}
-        self.peak_memory_mb = 0.0
-        self.n_pauses = 0
-        self.milestone_cap: int | None = None
-        self._pos: dict[int, int] = {}
-        self.late: dict[int, float | None] = {}
-        self._nan_steps: set[int] | None = None
+        self.params: Mapping[str, Any] = dict(params) if params else _NOTHING
+        self.groups: Mapping[str, str] = dict(groups) if groups else _NOTHING
+        self._extra: _CurveExtras | None = None
+        # The engine's decisions for this trial, oldest first: None, one Decision, or a
+        # list of them (a study folded from a big log has mostly one-decision trials).
+        # Kept here to spare a table entry per trial; not part of what policies read.
+        self._decisions: Decision | list[Decision] | None = None
+
+    def _extras(self) -> _CurveExtras:
+        extra = self._extra
+        if extra is None:
+            extra = self._extra = _CurveExtras()
+        return extra
+
+    @property
+    def resources(self) -> Mapping[str, float]:
+        """Last resource readings (see the class docstring)."""
+        return _NOTHING if self._extra is None else self._extra.resources
+
+    @resources.setter
+    def resources(self, value: Mapping[str, float]) -> None:
+        self._extras().resources = value
+
+    @property
+    def peak_memory_mb(self) -> float:
+        """Largest ``memory_mb`` reading so far (0.0 without any)."""
+        return 0.0 if self._extra is None else self._extra.peak_memory_mb
+
+    @peak_memory_mb.setter
+    def peak_memory_mb(self, value: float) -> None:
+        self._extras().peak_memory_mb = value
+
+    @property
+    def n_pauses(self) -> int:
+        """How many times the trial has been paused."""
+        return 0 if self._extra is None else self._extra.n_pauses
+
+    @n_pauses.setter
+    def n_pauses(self, value: int) -> None:
+        self._extras().n_pauses = value
+
+    @property
+    def milestone_cap(self) -> int | None:
+        """Largest milestone the trial counts for (see the class docstring)."""
+        return None if self._extra is None else self._extra.milestone_cap
+
+    @milestone_cap.setter
+    def milestone_cap(self, value: int | None) -> None:
+        self._extras().milestone_cap = value
 
     @property
     def state(self) -> TrialState:
         """Current :class:`TrialState` (the store keeps per-state indexes of it)."""
         return self._state
 
-    @state.setter
-    def state(self, new: TrialState) -> None:
-        old = self._state
-        self._state = new
-        if self._on_state is not None and old is not new:
-            self._on_state(self, old)
+    @property
+    def late(self) -> Mapping[int, float | None]:
+        """Reports that arrived below ``last_step`` (see the class docstring)."""
+        extra = self._extra
+        return _NOTHING if extra is None or extra.late is None else extra.late
 
     @property
     def n_steps(self) -> int:
@@ -139,18 +188,24 @@ class TrialCurve:
 
         None if the step was not reported or its value was not finite.
         """
-        pos = self._pos.get(step)
-        if pos is None:
-            return self.late.get(step) if self.late else None
-        return self.scores[pos]
+        steps = self.steps
+        i = bisect.bisect_left(steps, step)
+        if i < len(steps) and steps[i] == step:
+            return self.scores[i]
+        late = None if self._extra is None else self._extra.late
+        return late.get(step) if late else None
 
     def has_step(self, step: int) -> bool:
         """True if ``step`` was reported (in order or late, finite or not)."""
-        return (
-            step == self.last_step
-            or step in self._pos
-            or step in self.late
-            or (self._nan_steps is not None and step in self._nan_steps)
+        if step == self.last_step:
+            return True
+        i = bisect.bisect_left(self.steps, step)
+        if i < len(self.steps) and self.steps[i] == step:
+            return True
+        extra = self._extra
+        return extra is not None and (
+            (extra.late is not None and step in extra.late)
+            or (extra.nan_steps is not None and step in extra.nan_steps)
         )
 
     def instance_scores(self) -> dict[int, float]:
@@ -189,6 +244,20 @@ class TrialCurve:
         )
 
 
+class _CurveExtras:
+    """What most trials never have, kept aside from :class:`TrialCurve` until used."""
+
+    __slots__ = ("late", "milestone_cap", "n_pauses", "nan_steps", "peak_memory_mb", "resources")
+
+    def __init__(self) -> None:
+        self.resources: Mapping[str, float] = _NOTHING
+        self.peak_memory_mb = 0.0
+        self.n_pauses = 0
+        self.milestone_cap: int | None = None
+        self.late: dict[int, float | None] | None = None
+        self.nan_steps: set[int] | None = None
+
+
 class StudyView:
     """Read-only view of all trials, handed to policies.
 
@@ -210,10 +279,15 @@ class StudyView:
         self._max_step = -1
         self._max_completed_step = -1
         self._caches: dict[int, tuple[object, PolicyCache]] = {}
-        self._by_state: dict[TrialState, dict[str, TrialCurve]] = {st: {} for st in TrialState}
+        # Live trials by state, in the order they entered it; finished ones are only
+        # counted (a study folded from a big log holds mostly finished trials).
+        self._by_state: dict[TrialState, dict[str, TrialCurve]] = {
+            st: {} for st in TrialState if st not in _FINISHED
+        }
+        self._n_finished: dict[TrialState, int] = dict.fromkeys(_FINISHED, 0)
         self._spent_s = 0.0
         self._est = [0, 0.0, 0.0]  # finished trials' estimated finals: count, sum, sum of squares
-        self._finished_rates: list[float] = []
+        self._finished_rates = array("d")  # sorted; unboxed: 8 B per finished trial
         self._bulk = False  # True while Engine.from_records folds a log (see _begin_bulk)
 
     # ----------------------------------------------------------------- queries
@@ -315,12 +389,24 @@ class StudyView:
         return self._best_observed
 
     def trials_in(self, state: TrialState) -> list[TrialCurve]:
-        """Trials currently in ``state``, in the order they entered it (O(k))."""
-        return list(self._by_state[state].values())
+        """Trials currently in ``state``.
+
+        Running, paused and stale trials come in the order they entered the
+        state (O(k) for k of them); completed ones in completion order, and
+        stopped and failed ones in the order first seen (O(n): finished trials
+        are not indexed).
+        """
+        live = self._by_state.get(state)
+        if live is not None:
+            return list(live.values())
+        if state is TrialState.COMPLETED:
+            return [c for t in self._completed if (c := self._trials[t])._state is state]
+        return [c for c in self._trials.values() if c._state is state]
 
     def n_in(self, state: TrialState) -> int:
         """Number of trials currently in ``state`` (O(1))."""
-        return len(self._by_state[state])
+        live = self._by_state.get(state)
+        return len(live) if live is not None else self._n_finished[state]
 
     @property
     def spent_seconds(self) -> float:
@@ -379,13 +465,24 @@ class StudyView:
         curve = TrialCurve(trial_id, len(self._trials), params, groups)
         self._trials[trial_id] = curve
         self._by_state[curve.state][trial_id] = curve
-        curve._on_state = self._state_changed
         return curve
 
-    def _state_changed(self, curve: TrialCurve, old: TrialState) -> None:
-        del self._by_state[old][curve.trial_id]
-        self._by_state[curve.state][curve.trial_id] = curve
-        if curve.state.is_finished and not old.is_finished:
+    def _set_state(self, curve: TrialCurve, new: TrialState) -> None:
+        """Move a trial to state ``new`` (the store keeps its indexes and tallies)."""
+        old = curve._state
+        if old is new:
+            return
+        curve._state = new
+        by_state = self._by_state
+        if old in _FINISHED:
+            self._n_finished[old] -= 1
+        else:
+            del by_state[old][curve.trial_id]
+        if new in _FINISHED:
+            self._n_finished[new] += 1
+        else:
+            by_state[new][curve.trial_id] = curve
+        if new in _FINISHED and old not in _FINISHED:
             est = curve.final_score if curve.final_score is not None else curve.best_score
             if math.isfinite(est):
                 self._est[0] += 1
@@ -393,7 +490,10 @@ class StudyView:
                 self._est[2] += est * est
             rate = curve.seconds_per_step()
             if rate is not None:
-                bisect.insort(self._finished_rates, rate)
+                if self._bulk:  # sorted once in _end_bulk
+                    self._finished_rates.append(rate)
+                else:
+                    bisect.insort(self._finished_rates, rate)
 
     def _keys(
         self, curve: TrialCurve, pool: Pool, step: int
@@ -417,6 +517,8 @@ class StudyView:
             for pools in (self._sorted, self._msorted):
                 for lst in pools.values():
                     lst.sort()
+            rates = np.sort(np.frombuffer(self._finished_rates, dtype=np.float64))
+            self._finished_rates = array("d", rates.tobytes())  # (no float objects made)
             self._bulk = False
 
     def _insert(self, curve: TrialCurve, pool: Pool, step: int, score: float) -> None:
@@ -493,16 +595,19 @@ class StudyView:
         self, curve: TrialCurve, step: int, score: float | None, elapsed: float | None
     ) -> None:
         curve.last_step = step
-        self._max_step = max(self._max_step, step)
+        if step > self._max_step:
+            self._max_step = step
         if elapsed is not None:
             self._spent_s += elapsed - curve.spent_s
             curve.spent_s = elapsed
         if score is None:
-            if curve._nan_steps is None:
-                curve._nan_steps = set()
-            curve._nan_steps.add(step)
+            extra = curve._extras()
+            if extra.nan_steps is None:
+                extra.nan_steps = set()
+            extra.nan_steps.add(step)
             return
-        if self._milestones and curve.state is not TrialState.STALE:
+        stale = curve._state is TrialState.STALE
+        if self._milestones and not stale:
             # Milestones in (previous finite step, step] are first reached now.
             previous = curve.steps[-1] if curve.steps else -1
             lo = bisect.bisect_right(self._milestones, previous)
@@ -510,13 +615,17 @@ class StudyView:
             hi = bisect.bisect_right(self._milestones, top)
             for milestone in self._milestones[lo:hi]:
                 self._minsert(curve, "all", milestone, score)
-        curve._pos[step] = len(curve.steps)
-        curve.steps.append(step)
-        curve.scores.append(score)
-        curve.elapsed.append(elapsed)
-        curve.best_score = min(curve.best_score, score)
-        self._best_observed = min(self._best_observed, score)
-        if curve.state is not TrialState.STALE:
+        if curve.steps:
+            curve.steps.append(step)
+            curve.scores.append(score)
+            curve.elapsed.append(elapsed)
+        else:  # the first point: lists of its exact size (most trials of a big study stop here)
+            curve.steps, curve.scores, curve.elapsed = [step], [score], [elapsed]
+        if score < curve.best_score:
+            curve.best_score = score
+        if score < self._best_observed:
+            self._best_observed = score
+        if not stale:
             self._insert(curve, "all", step, score)
 
     def _add_late_point(
@@ -526,13 +635,16 @@ class StudyView:
         if elapsed is not None:
             self._spent_s += elapsed - curve.spent_s
             curve.spent_s = elapsed
-        curve.late[step] = score
+        extra = curve._extras()
+        if extra.late is None:
+            extra.late = {}
+        extra.late[step] = score
 
     def _complete(self, curve: TrialCurve, final_score: float | None, use_last: bool) -> None:
         if final_score is None and use_last and curve.scores:
             final_score = curve.scores[-1]
         curve.final_score = final_score
-        curve.state = TrialState.COMPLETED
+        self._set_state(curve, TrialState.COMPLETED)
         self._completed.append(curve.trial_id)
         self._max_completed_step = max(self._max_completed_step, curve.last_step)
         for step, score in zip(curve.steps, curve.scores, strict=True):
@@ -556,10 +668,11 @@ class StudyView:
                 self._mremove(curve, "all", milestone, score)
             else:
                 self._minsert(curve, "all", milestone, score)
-        curve.state = TrialState.STALE if stale else TrialState.RUNNING
+        self._set_state(curve, TrialState.STALE if stale else TrialState.RUNNING)
 
 
 _EMPTY: list[float] = []
+_NOTHING: Mapping[Any, Any] = MappingProxyType({})
 
 
 def _discard(lst: list[float] | None, score: float, unsorted: bool) -> None:

@@ -15,12 +15,12 @@ import time
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hpprune import validate
+from hpprune.audit.headers import check_same_study
 from hpprune.audit.log import read_log
 from hpprune.audit.records import (
     CompleteRecord,
@@ -35,7 +35,14 @@ from hpprune.audit.records import (
     TrialRecord,
     decode_record,
 )
-from hpprune.audit.sinks import FileSink, LogSink, SinkArg, is_url, open_sink
+from hpprune.audit.sinks import (
+    FileSink,
+    LogSink,
+    SinkArg,
+    check_log_path,
+    is_url,
+    open_sink,
+)
 from hpprune.curves import StudyView, TrialCurve
 from hpprune.pruners.base import (
     Policy,
@@ -99,12 +106,10 @@ class Engine:
         self.policy = as_policy(policy)
         self.direction = Direction.parse(direction)
         self.non_finite = validate.choice(non_finite, NON_FINITE_MODES, "non_finite")
-        self.study_name = study_name
+        self.study_name = validate.text(study_name, "study_name", optional=True)
         self._view = StudyView(self.direction)
-        self._history: dict[str, list[Decision]] = {}
-        self._last: dict[str, Decision] = {}
-        self._last_value: dict[str, float | None] = {}
-        self._final: dict[str, Decision] = {}
+        # Every decision per trial, oldest first. The latest answer is the last one,
+        # except after a STOP: then the STOP stays the answer (see _answer).
         self._last_seen: dict[str, float] = {}
         self._warned_late: set[str] = set()
         self._log: LogSink | None = None
@@ -116,7 +121,7 @@ class Engine:
         sink = open_sink(log, study=study_name)
         self._fold = Fold(sink.name)
         with sink.locked():
-            records = sink.read()  # the whole log, under the lock: open means resume
+            records = sink.read_records()  # the whole log, under the lock: open means resume
             first = next(records, None)
             if first is None:
                 if isinstance(sink, FileSink) and sink.path.exists() and sink.path.stat().st_size:
@@ -127,7 +132,7 @@ class Engine:
                 sink.append([header])
                 self._fold.advance(decode_record(header))
             else:
-                rec = self._fold.accept(first, 1, _unit(sink))
+                rec = self._fold.take(first, 1, _unit(sink))
                 if not isinstance(rec, StudyRecord):  # pragma: no cover - accept() refuses
                     raise LogFormatError(f"{sink.name} does not start with a study record")
                 self._check_header(rec, sink.name)
@@ -164,26 +169,21 @@ class Engine:
         }
 
     def _check_header(self, header: StudyRecord, where: str) -> None:
-        if header.policy_hash != policy_hash(self.policy):
-            raise ValueError(
-                f"log {where} was written for policy {header.policy}, "
-                f"not {self.policy.to_dict()}; use another log file or Engine.from_log"
-            )
-        for key, theirs, mine in (
-            ("direction", header.direction.value, self.direction.value),
-            ("non_finite", header.non_finite, self.non_finite),
-        ):
-            if theirs != mine:
-                raise ValueError(f"log {where} has {key} {theirs!r}, not {mine!r}")
+        mine = StudyRecord(  # a study name of None matches any name
+            self.study_name,
+            self.policy.to_dict(),
+            policy_hash(self.policy),
+            self.direction,
+            self.non_finite,
+            {},
+        )
+        check_same_study(mine, header, where, "use another log file or Engine.from_log")
         if self.study_name is None:
             self.study_name = header.study
-        elif header.study != self.study_name:
-            raise ValueError(
-                f"log {where} belongs to study {header.study!r}, not {self.study_name!r}; "
-                "use one log per study"
-            )
 
-    def _fold_all(self, records: Iterable[Mapping[str, Any]], start: int, unit: str) -> None:
+    def _fold_all(
+        self, records: Iterable[Record | Mapping[str, Any]], start: int, unit: str
+    ) -> None:
         """Fold log records into the state (bulk mode: pools sorted once, no cyclic GC)."""
         # A fold allocates millions of long-lived objects: the cyclic GC would
         # rescan them again and again (a third of the time), and the pools are
@@ -192,10 +192,10 @@ class Engine:
         gc.disable()
         self._view._begin_bulk()
         try:
-            accept = self._fold.accept
+            take = self._fold.take
             apply = self._apply_record
             for n, raw in enumerate(records, start):
-                rec = accept(raw, n, unit)
+                rec = take(raw, n, unit)
                 if rec is not None:
                     apply(rec)
         finally:
@@ -218,7 +218,7 @@ class Engine:
         if self._log is None:  # pragma: no cover - only writes fail
             return
         fresh = Engine.from_records(self._log.read(), self.policy)
-        for name in ("_view", "_history", "_last", "_last_value", "_final", "_fold"):
+        for name in ("_view", "_fold"):
             setattr(self, name, getattr(fresh, name))
 
     # --------------------------------------------------------------- queries
@@ -236,7 +236,10 @@ class Engine:
         Raises:
             ValueError: If the trial is unknown.
         """
-        return list(self._history[self._curve(trial_id).trial_id])
+        history = self._curve(trial_id)._decisions
+        if history is None:
+            return []
+        return list(history) if type(history) is list else [history]  # type: ignore[list-item]
 
     def last_decision(self, trial_id: object) -> Decision | None:
         """The latest decision for the trial, or None before its first report.
@@ -244,7 +247,23 @@ class Engine:
         Raises:
             ValueError: If the trial is unknown.
         """
-        return self._last.get(self._curve(trial_id).trial_id)
+        curve = self._curve(trial_id)
+        return None if curve._decisions is None else self._answer(curve)
+
+    def _answer(self, curve: TrialCurve) -> Decision:
+        """The trial's standing answer: its STOP once stopped, else its latest decision.
+
+        After a STOP only ingested CONTINUEs may follow (and the trial may
+        still complete), so the STOP is found by looking back from the end.
+        """
+        history = curve._decisions
+        if type(history) is not list:
+            return history  # type: ignore[return-value]  # one decision (never None here)
+        if curve.state is TrialState.STOPPED or curve.state is TrialState.COMPLETED:
+            for d in reversed(history):
+                if d.action is Action.STOP:
+                    return d
+        return history[-1]
 
     def trial_ids(self) -> list[str]:
         """All trial ids in the order they were first seen."""
@@ -284,9 +303,7 @@ class Engine:
         return tid
 
     def _add(self, tid: str, params: Mapping[str, Any] | None) -> TrialCurve:
-        curve = self._view._add_trial(tid, params, self.policy.groups(tid))
-        self._history[tid] = []
-        return curve
+        return self._view._add_trial(tid, params, self.policy.groups(tid))
 
     def report(
         self,
@@ -336,17 +353,18 @@ class Engine:
         curve = self._view.trial(tid) if tid in self._view else None
         if curve is not None:
             if curve.state is TrialState.STOPPED:
-                return self._final[tid]
+                return self._answer(curve)
             if curve.state in (TrialState.COMPLETED, TrialState.FAILED):
                 raise ValueError(
                     f"trial {tid!r} is {curve.state.value}; it accepts no more reports"
                 )
             if s == curve.last_step:
-                if _same(self._last_value.get(tid), x):
-                    return self._last[tid]
+                last_value = self._fold.last_value(tid)
+                if _same(last_value, x):
+                    return self._answer(curve)
                 raise ValueError(
                     f"`step` {s} of trial {tid!r} was already reported with value "
-                    f"{self._last_value.get(tid)!r}; got {x!r}"
+                    f"{last_value!r}; got {x!r}"
                 )
             if s < curve.last_step:
                 if not unordered:
@@ -388,10 +406,13 @@ class Engine:
         """
         tid = curve.trial_id
         finite = x is not None and math.isfinite(x)
-        if curve.state in (TrialState.STALE, TrialState.PAUSED):
+        state = curve._state
+        if state is TrialState.STALE or state is TrialState.PAUSED:
             self._view._set_stale(curve, False)
-            curve.state = TrialState.RUNNING
-        score = self.direction.to_score(x) if finite else None  # type: ignore[arg-type]
+            self._view._set_state(curve, TrialState.RUNNING)
+        score = None
+        if finite:
+            score = x if self.direction is Direction.MINIMIZE else -x  # type: ignore[operator]
         if late:
             self._view._add_late_point(curve, s, score, e)
         else:
@@ -399,7 +420,6 @@ class Engine:
             if r:
                 curve.resources = r
                 curve.peak_memory_mb = max(curve.peak_memory_mb, r.get("memory_mb", 0.0))
-            self._last_value[tid] = x
         if recorded is not None:
             decision = recorded
         elif not finite:
@@ -461,7 +481,7 @@ class Engine:
             raise ValueError(
                 f"`step` {s} of trial {tid!r} was already reported with another value; got {x!r}"
             )
-        return self._last[tid]
+        return self._answer(curve)
 
     def _at_final_step(self, step: int) -> bool:
         """Whether ``step`` is at or past the last step of a full run the policy declares.
@@ -473,21 +493,25 @@ class Engine:
         return declared is not None and step >= declared
 
     def _apply(self, curve: TrialCurve, decision: Decision) -> None:
-        tid = curve.trial_id
-        self._history[tid].append(decision)
-        if curve.state is TrialState.STOPPED and decision.action is Action.CONTINUE:
-            return  # a value folded in after the STOP (ingested): the STOP stays the answer
-        self._last[tid] = decision
-        if decision.action is Action.STOP:
-            curve.state = TrialState.STOPPED
-            self._final[tid] = decision
+        history = curve._decisions  # the trial's decisions, kept on its curve (see TrialCurve)
+        if history is None:  # most trials of a big study get one: no list for it
+            curve._decisions = decision
+        elif type(history) is list:
+            history.append(decision)
+        else:
+            curve._decisions = [history, decision]  # type: ignore[list-item]
+        action = decision.action
+        if action is Action.CONTINUE:
+            return  # (after a STOP, a value folded in from storage: the STOP stays the answer)
+        if action is Action.STOP:
+            self._view._set_state(curve, TrialState.STOPPED)
             if decision.rung_resource is not None:  # failed a rung: reached no higher one
                 self._view._cap_milestones(curve, decision.rung_resource)
-        elif decision.action is Action.PAUSE:
-            curve.state = TrialState.PAUSED
+        elif action is Action.PAUSE:
+            self._view._set_state(curve, TrialState.PAUSED)
             curve.n_pauses += 1
-        elif decision.action is Action.RESUME:
-            curve.state = TrialState.RUNNING
+        elif action is Action.RESUME:
+            self._view._set_state(curve, TrialState.RUNNING)
 
     def complete(self, trial_id: object, value: object = None, *, after_stop: bool = False) -> None:
         """Mark a trial as finished with its final objective value.
@@ -529,15 +553,18 @@ class Engine:
         """Mark a trial as failed (it errored); its curve stays in the statistics.
 
         Raises:
-            ValueError: If the trial is unknown or already finished.
+            TypeError: If ``reason`` is not a str.
+            ValueError: If the trial is unknown or already finished, or
+                ``reason`` is not Unicode text (a lone surrogate).
         """
         curve = self._curve(trial_id)
         if curve.state.is_finished:
             raise ValueError(
                 f"trial {curve.trial_id!r} is already {curve.state.value}; cannot fail it"
             )
-        self._commit(FailRecord(curve.trial_id, str(reason)))
-        curve.state = TrialState.FAILED
+        text = validate.text(reason, "reason") or ""
+        self._commit(FailRecord(curve.trial_id, text))
+        self._view._set_state(curve, TrialState.FAILED)
 
     def decide_external(self, trial_id: object, decision: Decision) -> Decision:
         """Record a decision made outside a report (scheduler pause/resume/stop).
@@ -554,9 +581,14 @@ class Engine:
         """
         curve = self._curve(trial_id)
         if curve.state is TrialState.STOPPED:
-            return self._final[curve.trial_id]
+            return self._answer(curve)
         if curve.state.is_finished:
             raise ValueError(f"trial {curve.trial_id!r} is {curve.state.value}")
+        if not isinstance(decision, Decision):
+            raise TypeError(f"expected a Decision for `decision`, got {type(decision).__name__}")
+        validate.text(decision.reason, "decision.reason")
+        validate.text(decision.rule, "decision.rule")
+        validate.json_value(dict(decision.evidence), "decision.evidence")
         bound = decision.bind(curve.trial_id, curve.last_step)
         self._commit(DecisionRecord(curve.trial_id, bound))
         self._apply(curve, bound)
@@ -632,16 +664,9 @@ class Engine:
             self._apply_record(record)
 
     def _apply_record(self, rec: Record) -> None:
-        if isinstance(rec, StudyRecord):
-            return
-        tid = rec.trial
-        view = self._view
-        if isinstance(rec, TrialRecord):
-            if tid not in view:
-                self._add(tid, rec.params)
-            return
-        curve = view.trial(tid) if tid in view else self._add(tid, None)
-        if isinstance(rec, ReportRecord):
+        if isinstance(rec, ReportRecord):  # most records: first
+            tid = rec.trial
+            curve = self._view._trials.get(tid) or self._add(tid, None)
             if rec.late:
                 self._observe(
                     curve, rec.step, rec.value, rec.elapsed, None, recorded=rec.decision, late=True
@@ -650,19 +675,28 @@ class Engine:
                 self._observe(
                     curve, rec.step, rec.value, rec.elapsed, rec.resources, recorded=rec.decision
                 )
-        elif isinstance(rec, DecisionRecord):
+            return
+        if isinstance(rec, StudyRecord):
+            return
+        tid = rec.trial
+        if isinstance(rec, TrialRecord):
+            if tid not in self._view:
+                self._add(tid, rec.params)
+            return
+        curve = self._view._trials.get(tid) or self._add(tid, None)
+        if isinstance(rec, DecisionRecord):
             self._apply(curve, rec.decision)
         elif isinstance(rec, CompleteRecord):
             self._complete(curve, rec.value)
         elif isinstance(rec, FailRecord):
-            curve.state = TrialState.FAILED
+            self._view._set_state(curve, TrialState.FAILED)
         else:
             self._view._set_stale(curve, True)
 
     @classmethod
     def from_records(
         cls,
-        records: Iterable[Mapping[str, Any]],
+        records: Iterable[Record | Mapping[str, Any]],
         policy: Policy | None = None,
         log: LogArg = None,
         *,
@@ -690,7 +724,7 @@ class Engine:
         first = next(it, None)
         if first is None:
             raise LogFormatError(f"{where}: not an hpprune log: it has no study record")
-        header = fold.accept(first, 1, unit)
+        header = fold.take(first, 1, unit)
         if not isinstance(header, StudyRecord):  # pragma: no cover - accept() refuses
             raise LogFormatError(f"{where}: the log does not start with a study record")
         pol = policy if policy is not None else policy_from_dict(header.policy)
@@ -743,9 +777,15 @@ class Engine:
         if is_url(path):
             records = read_log(path, study=study)
             return cls.from_records(records, policy, log=path if resume_logging else None)
-        p = Path(path)
+        p = check_log_path(path)
+        if not p.exists():
+            raise FileNotFoundError(f"no such log file: {p}")
         return cls.from_records(
-            read_log(p), policy, log=p if resume_logging else None, where=str(p), unit="line"
+            FileSink(p).read_records(),
+            policy,
+            log=p if resume_logging else None,
+            where=str(p),
+            unit="line",
         )
 
 

@@ -7,7 +7,7 @@ between processes, written to the audit log and compared for equality.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from types import MappingProxyType
@@ -82,7 +82,9 @@ class TrialState(StrEnum):
     @property
     def is_finished(self) -> bool:
         """True for states that accept no more reports."""
-        return self in (TrialState.STOPPED, TrialState.COMPLETED, TrialState.FAILED)
+        return (
+            self is TrialState.STOPPED or self is TrialState.COMPLETED or self is TrialState.FAILED
+        )
 
 
 class Reason:
@@ -187,7 +189,50 @@ class Observation:
         return self.value is not None and math.isfinite(self.value)
 
 
+class FrozenEvidence(Mapping[str, Any]):
+    """Read-only evidence as read from a log: a tuple of keys and a tuple of values.
+
+    What :class:`Decision` holds for evidence decoded from a log (decisions made
+    live hold a read-only view of a dict). Records with the same evidence keys
+    share one keys tuple, so a stopped trial's evidence costs about half a
+    dict's memory; a log of a million records holds many of them. Looking up a
+    key scans the keys (evidence has a handful).
+
+    Args:
+        keys: The keys, in order.
+        values: The values in JSON form, in the same order.
+    """
+
+    __slots__ = ("_keys", "_values")
+
+    def __init__(self, keys: tuple[str, ...], values: tuple[Any, ...]) -> None:
+        self._keys = keys
+        self._values = values
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._values[self._keys.index(key)]
+        except ValueError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __repr__(self) -> str:
+        return f"FrozenEvidence({dict(self)!r})"
+
+    def __reduce__(self) -> tuple[type[FrozenEvidence], tuple[tuple[str, ...], tuple[Any, ...]]]:
+        return (FrozenEvidence, (self._keys, self._values))
+
+
 _NO_EVIDENCE: Mapping[str, Any] = MappingProxyType({})
+_FROZEN = (MappingProxyType, FrozenEvidence)
 _ACTIONS: dict[str, Action] = {a.value: a for a in Action}
 
 
@@ -228,7 +273,7 @@ class Decision:
         # Evidence is stored in its JSON form, so a decision read back from the
         # log equals the one that was written (non-finite floats become strings).
         ev = self.evidence
-        if type(ev) is not MappingProxyType:
+        if type(ev) not in _FROZEN:
             frozen = MappingProxyType(jsonable(dict(ev))) if ev else _NO_EVIDENCE
             object.__setattr__(self, "evidence", frozen)
 
@@ -294,11 +339,11 @@ class Decision:
             }
         except KeyError as exc:
             raise ValueError(f"decision record is missing field {exc.args[0]!r}") from None
-        if fields["evidence"] is not _NO_EVIDENCE:
+        if fields["evidence"] is not _NO_EVIDENCE or cls is not Decision:
             return cls(**fields)
         # Most records of a log carry no evidence: set the fields __init__ would set,
-        # without its per-field setattr calls (about 15% of the time of a log replay).
-        return decision_from_fields(cls, fields)
+        # without its per-field setattr calls.
+        return stored_decision(**fields)
 
 
 def rung_resource_of(data: Mapping[str, Any]) -> int | None:
@@ -333,19 +378,50 @@ def rung_resource_of(data: Mapping[str, Any]) -> int | None:
     return value
 
 
-_SET = object.__setattr__
+# The slots' own setters: what a frozen dataclass's __init__ reaches through
+# object.__setattr__, called directly (about 4x faster; a log of a million
+# records builds a million decisions).
+_SLOT_SETTERS = tuple(
+    Decision.__dict__[name].__set__
+    for name in (
+        "action",
+        "reason",
+        "rule",
+        "trial_id",
+        "step",
+        "evidence",
+        "schema_version",
+        "rung_resource",
+    )
+)
 
 
-def decision_from_fields(cls: type[Decision], fields: Mapping[str, Any]) -> Decision:
+def stored_decision(
+    action: Action,
+    reason: str,
+    rule: str,
+    trial_id: str,
+    step: int,
+    evidence: Mapping[str, Any],
+    schema_version: int,
+    rung_resource: int | None,
+) -> Decision:
     """A Decision from fields already in their stored form, without ``__init__``'s checks.
 
-    Used by readers of the log, which decode the fields themselves; a log of a
-    million records builds a million decisions.
+    For readers of the log, which decode and check the fields themselves:
+    ``evidence`` must already be a read-only mapping in JSON form.
     """
-    decision = object.__new__(cls)
-    for name, value in fields.items():
-        _SET(decision, name, value)
-    return decision
+    d = object.__new__(Decision)
+    s_action, s_reason, s_rule, s_tid, s_step, s_ev, s_version, s_rung = _SLOT_SETTERS
+    s_action(d, action)
+    s_reason(d, reason)
+    s_rule(d, rule)
+    s_tid(d, trial_id)
+    s_step(d, step)
+    s_ev(d, evidence)
+    s_version(d, schema_version)
+    s_rung(d, rung_resource)
+    return d
 
 
 def cont(rule: str, reason: str = Reason.OK, **evidence: Any) -> Decision:

@@ -334,7 +334,9 @@ CLI_ROWS: list[CliRow] = [
     CliRow("summary: newer record", ("summary", "{NEWER}"), 2, "schema_version 99"),
     CliRow("explain: newer header", ("explain", "{NEWERHEAD}"), 2, "schema_version 2"),
     CliRow("explain: unknown action", ("explain", "{BADACTION}"), 2, "decision.action"),
-    CliRow("summary: step not an int", ("summary", "{BADSTEP}"), 2, "line 2: expected an int"),
+    CliRow(
+        "summary: step not an int", ("summary", "{BADSTEP}"), 2, "line 2: `step`: expected `int`"
+    ),
     CliRow("summary: a directory", ("summary", "{DIR}"), 2, "argument LOG"),
     CliRow("explain: torn header only", ("explain", "{TORNHEAD}"), 2, "argument LOG"),
     CliRow("explain: empty --trial", ("explain", "{GOOD}", "--trial", ""), 2, "--trial"),

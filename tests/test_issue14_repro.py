@@ -28,8 +28,6 @@ from hpprune.audit.replay import replay
 POLICY = hpprune.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
 HEADER = hpprune.Engine(POLICY).header()
 SUR = "\ud800"  # a lone surrogate: JSON can escape it, UTF-8 cannot hold it
-NEEDS_RECORDS_FIX = pytest.mark.xfail(strict=True, reason="waiting for records.py fix")
-NEEDS_ENGINE_FIX = pytest.mark.xfail(strict=True, reason="waiting for engine.py fix")
 
 
 def _rep(trial: Any, step: Any, value: Any = 0.5, **kw: Any) -> dict[str, Any]:
@@ -195,7 +193,6 @@ def test_bad_api_input_is_refused_naming_the_field(
     _refused(call, text, tmp_path)
 
 
-@NEEDS_ENGINE_FIX
 @pytest.mark.parametrize(
     ("what", "call", "text"), BAD_CALLS_ENGINE, ids=[r[0] for r in BAD_CALLS_ENGINE]
 )
@@ -205,7 +202,6 @@ def test_free_text_with_a_lone_surrogate_is_refused(
     _refused(call, text, tmp_path)
 
 
-@NEEDS_ENGINE_FIX
 def test_a_study_name_that_is_not_a_str_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="`study_name`"):
         hpprune.Engine(POLICY, study_name=5)  # type: ignore[arg-type]
@@ -298,7 +294,6 @@ READERS: dict[str, Callable[[Path], object]] = {
 }
 
 
-@NEEDS_RECORDS_FIX
 @pytest.mark.parametrize("reader", sorted(READERS))
 @pytest.mark.parametrize(
     ("what", "data", "field", "line"), CRAFTED_AT, ids=[r[0] for r in CRAFTED_AT]
@@ -354,7 +349,6 @@ def test_a_deeply_nested_value_is_an_error_not_a_traceback(
     assert code == 0 or "nested" in err, err
 
 
-@NEEDS_RECORDS_FIX
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 @pytest.mark.parametrize(
     ("what", "data", "field", "line"), CRAFTED_AT, ids=[r[0] for r in CRAFTED_AT]

@@ -13,7 +13,10 @@ hpprune bench lcbench --tasks 167168 --seeds 10 --workers 4 --budget 2000s --met
 hpprune bench lcbench --tasks 189906 --seeds 10 --workers 4 --budget 3000s --methods $M --no-progress -o docs/results/wallclock/189906
 hpprune bench lcbench --tasks 189873 --seeds 10 --workers 4 --budget 60000s --methods $M --no-progress -o docs/results/wallclock/189873
 rm -f docs/results/lcbench/runs.jsonl docs/results/wallclock/*/runs.jsonl docs/results/wallclock/*/regret.png
-# The log decoder against msgspec's typed structs (docs/reliability.md; needs pip install msgspec):
-python -m hpprune.bench.decoder_compare -o docs/results/msgspec_decoder.md
+# Scale of a fold (docs/reliability.md): now, and the engine before issue 14's scale work (66ab326):
+python -m hpprune.bench.log_scale -o docs/results/log_scale.md
+git worktree add --detach /tmp/hpprune-66ab326 66ab326
+python -m hpprune.bench.log_scale --package-dir /tmp/hpprune-66ab326 -o docs/results/log_scale_66ab326.md
+git worktree remove /tmp/hpprune-66ab326
 # Copy the summaries into the pages that quote them:
 python -m hpprune.bench.docs docs

@@ -14,6 +14,14 @@ This module sits at the bottom of the import graph (it imports only
 :mod:`hpprune.types` and :mod:`hpprune.validate`): sinks, the engine and the
 audit tools build on it.
 
+The schema is stated once, as msgspec structs (one per kind but the header),
+and checked by msgspec in C: on the bytes of a line by :func:`decode_fast`
+(what ``Engine.from_log`` reads a file with) and on a dict by
+:func:`decode_record` (records from :func:`decode_line`, a database, a front
+door). What a schema cannot state (trial ids, the non-finite number strings,
+the writer's limits on values) is checked by the same Python code on both
+paths, so both accept, skip and reject the same lines.
+
 Reading a log has three outcomes per line, decided here once for every reader
 (``Engine.from_log``, the Optuna and Ray front doors, explain/summary/report
 and replay all read through :class:`Fold`):
@@ -27,7 +35,9 @@ and replay all read through :class:`Fold`):
   newer schema, a first record that is not a ``study`` header, a second header
   of another study, an unknown kind, a field with a wrong type or value
   (``"decision": null``, ``"step": 1e999``, ``"value": true``, a bad trial id,
-  ``"direction": "sideways"``, ...), a report whose step does not increase, a
+  ``"direction": "sideways"``, a string with a lone surrogate, nesting deeper
+  than :data:`hpprune.validate.MAX_DEPTH`, an int beyond a float, ...), a
+  report whose step does not increase, a
   report or decision for a finished trial (after a STOP only ``ingested``
   values and a ``complete`` may follow), a ``late`` report not below the
   trial's last step, a ``stale`` mark of a trial that is not running, and a
@@ -36,15 +46,17 @@ and replay all read through :class:`Fold`):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 from hpprune import validate
 from hpprune.types import (
@@ -52,9 +64,10 @@ from hpprune.types import (
     Action,
     Decision,
     Direction,
-    decision_from_fields,
+    FrozenEvidence,
     jsonable,
     rung_resource_of,
+    stored_decision,
 )
 
 __all__ = [
@@ -69,6 +82,7 @@ __all__ = [
     "StaleRecord",
     "StudyRecord",
     "TrialRecord",
+    "decode_fast",
     "decode_line",
     "decode_number",
     "decode_record",
@@ -98,38 +112,47 @@ def encode_record(record: Mapping[str, Any]) -> bytes:
     return (json.dumps(jsonable(body), separators=(",", ":"), allow_nan=False) + "\n").encode()
 
 
-_DECODER = json.JSONDecoder()
-# The C scanner behind json.loads, called without its Python wrappers.
-_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+_JSON = msgspec.json.Decoder()  # untyped: JSON values as dicts, lists, str, int, float
 
 
 def decode_line(raw: bytes, lineno: int, where: object) -> dict[str, Any] | None:
-    """Decode one log line.
+    """Decode one log line into the record as a dict.
 
     Args:
         raw: The line's bytes (with or without its newline).
         lineno: Its 1-based line number, for messages.
         where: The log's name (a path), for messages.
 
+    Lines are parsed by msgspec; one it refuses is parsed again by
+    :func:`json.loads`, so the JSON that Python reads (a NaN literal,
+    ``1e999``, a long int) is read as before, and then every value is checked
+    as the writer checks it (:func:`hpprune.validate.json_value`).
+
     Returns:
-        The record, or None for a torn or malformed line or a JSON value
-        that is not an hpprune record; those are skipped with a
-        :class:`UserWarning` naming the line.
+        The record, or None for a torn or malformed line (an integer of more
+        than 4,300 digits included), a line nested too deeply for the parser,
+        or a JSON value that is not an hpprune record; those are skipped with
+        a :class:`UserWarning` naming the line.
 
     Raises:
-        LogFormatError: If the record was written by a newer schema version.
+        LogFormatError: Naming the line and the element: a record of a newer
+            schema version, a string with a lone surrogate (not Unicode
+            text), nesting deeper than :data:`hpprune.validate.MAX_DEPTH`, an
+            int too large for a float.
     """
+    checked = False
     try:
-        text = raw.decode("utf-8")
-        try:  # fast path: one JSON value at the start of the line, then only "\n"
-            record, end = _SCAN(text, 0)
-            if end != len(text) and text[end:].strip():
-                raise ValueError("extra data")
-        except (StopIteration, ValueError):  # leading blanks, or not JSON: the full decoder
-            record = _DECODER.decode(text)
-    except (ValueError, UnicodeDecodeError):
-        warnings.warn(f"{where}:{lineno}: skipped a torn or malformed log line", stacklevel=3)
-        return None
+        record = _JSON.decode(raw)
+    except msgspec.DecodeError:  # (a ValidationError too: a number beyond int64 or float)
+        # Torn, or JSON that msgspec refuses but Python's parser takes: a string with a
+        # lone surrogate escape, a NaN literal, 1e999, an int beyond int64. Those are
+        # checked value by value, as the writer checks them.
+        try:
+            record = json.loads(raw)
+        except (ValueError, RecursionError):
+            warnings.warn(f"{where}:{lineno}: skipped a torn or malformed log line", stacklevel=3)
+            return None
+        checked = _check_values(record, where, lineno)
     except RecursionError:
         warnings.warn(f"{where}:{lineno}: skipped a line nested too deeply", stacklevel=3)
         return None
@@ -138,18 +161,95 @@ def decode_line(raw: bytes, lineno: int, where: object) -> dict[str, Any] | None
             f"{where}:{lineno}: skipped a line that is not an hpprune record", stacklevel=3
         )
         return None
-    version = record.get("v", SCHEMA_VERSION)
-    if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA_VERSION:
-        raise LogFormatError(
-            f"{where}:{lineno}: record has schema_version {version!r}; this hpprune reads "
-            f"versions <= {SCHEMA_VERSION} (upgrade hpprune to read it)"
-        )
+    if not checked and _may_hold_bad_values(raw):
+        _check_values(record, where, lineno)
+    _check_version(record.get("v", SCHEMA_VERSION), where, lineno)
     return record
 
 
+def _may_hold_bad_values(raw: bytes) -> bool:
+    """Whether a parsed line could nest too deeply or hold an int beyond a float (cheap)."""
+    return raw.count(b"[") + raw.count(b"{") > validate.MAX_DEPTH or bool(
+        len(raw) > 309 and _HUGE_INT.search(raw)
+    )
+
+
+# An int beyond a float (about 1.8e308) has at least 309 digits.
+_HUGE_INT = re.compile(rb"[0-9]{309}")
+
+
+def _check_values(record: object, where: object, lineno: int) -> bool:
+    """The writer's rule for every value of a line (:func:`hpprune.validate.json_value`).
+
+    Returns:
+        True (the line was checked).
+
+    Raises:
+        LogFormatError: Naming the line and the element: a string that is not
+            Unicode text (a lone surrogate), nesting deeper than
+            :data:`hpprune.validate.MAX_DEPTH`, an int too large for a float.
+    """
+    try:
+        validate.json_value(record)
+    except ValueError as exc:
+        raise LogFormatError(f"{where}:line {lineno}: {exc}") from None
+    return True
+
+
+def _check_version(version: object, where: object, lineno: int) -> None:
+    if type(version) is not int or version < 1:
+        raise LogFormatError(
+            f"{where}:line {lineno}: expected an int >= 1 for `v` (the schema version), "
+            f"got {_short(version)}"
+        )
+    if version > SCHEMA_VERSION:
+        raise LogFormatError(
+            f"{where}:line {lineno}: record has schema_version {version}; this hpprune reads "
+            f"versions <= {SCHEMA_VERSION} (upgrade hpprune to read it)"
+        )
+
+
+def decode_fast(raw: bytes, lineno: int, where: object) -> Record | dict[str, Any] | None:
+    """Decode one log line straight into its typed record, when it is an ordinary one.
+
+    The fast path of :meth:`hpprune.audit.sinks.LogSink.read_records`: the
+    line is parsed and checked in one pass against the records' schema.
+    Anything else (a header, an unknown kind, a bad field, a torn line) goes
+    through :func:`decode_line`, and a dict returned from there is for
+    :meth:`Fold.accept` to decode and place, so both paths accept, skip and
+    reject exactly the same lines.
+
+    Args:
+        raw: The line's bytes.
+        lineno: Its 1-based line number, for messages.
+        where: The log's name, for messages.
+
+    Returns:
+        The typed record; or the record as a dict; or None for a skipped line.
+
+    Raises:
+        LogFormatError: As :func:`decode_line`, and for a bad trial id or a
+            newer schema version.
+    """
+    try:
+        wire = _TYPED.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return decode_line(raw, lineno, where)
+    if raw.count(b"[") + raw.count(b"{") > validate.MAX_DEPTH or (
+        len(raw) > 309 and _HUGE_INT.search(raw)
+    ):  # _may_hold_bad_values, inlined: this runs once per line
+        return decode_line(raw, lineno, where)
+    if wire.v != SCHEMA_VERSION:
+        _check_version(wire.v, where, lineno)
+    try:
+        return wire.typed()
+    except LogFormatError as exc:
+        raise LogFormatError(f"{where}:line {lineno}: {exc}") from None
+
+
 # ------------------------------------------------------------------ typed records
-@dataclass(frozen=True, slots=True)
-class StudyRecord:
+# Frozen msgspec structs: a fold builds one per line, and a struct is built in C.
+class StudyRecord(msgspec.Struct, frozen=True):
     """The header: pre-registers the policy, direction and non-finite mode.
 
     Attributes:
@@ -173,8 +273,7 @@ class StudyRecord:
         return dict(self.raw)
 
 
-@dataclass(frozen=True, slots=True)
-class TrialRecord:
+class TrialRecord(msgspec.Struct, frozen=True):
     """A trial registered with its hyperparameters."""
 
     trial: str
@@ -185,8 +284,7 @@ class TrialRecord:
         return {"kind": "trial", "trial": self.trial, "params": self.params}
 
 
-@dataclass(frozen=True, slots=True)
-class ReportRecord:
+class ReportRecord(msgspec.Struct, frozen=True):
     """One observation and the decision it received (values on the user's scale)."""
 
     trial: str
@@ -217,8 +315,7 @@ class ReportRecord:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionRecord:
+class DecisionRecord(msgspec.Struct, frozen=True):
     """A decision not tied to a report (pause, resume, budget stop)."""
 
     trial: str
@@ -229,8 +326,7 @@ class DecisionRecord:
         return {"kind": "decision", "trial": self.trial, "decision": self.decision.to_dict()}
 
 
-@dataclass(frozen=True, slots=True)
-class CompleteRecord:
+class CompleteRecord(msgspec.Struct, frozen=True):
     """A trial finished; ``value`` None means "its last reported value"."""
 
     trial: str
@@ -241,8 +337,7 @@ class CompleteRecord:
         return {"kind": "complete", "trial": self.trial, "value": self.value}
 
 
-@dataclass(frozen=True, slots=True)
-class FailRecord:
+class FailRecord(msgspec.Struct, frozen=True):
     """A trial failed (errored, pruned by another tool, abandoned)."""
 
     trial: str
@@ -253,8 +348,7 @@ class FailRecord:
         return {"kind": "fail", "trial": self.trial, "reason": self.reason}
 
 
-@dataclass(frozen=True, slots=True)
-class StaleRecord:
+class StaleRecord(msgspec.Struct, frozen=True):
     """A running trial whose worker went silent."""
 
     trial: str
@@ -276,8 +370,6 @@ Record = (
 KINDS = ("study", "trial", "report", "decision", "complete", "fail", "stale")
 """Every record kind of this schema version."""
 
-_NUMBERS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
 
 def decode_number(x: Any, field: str = "value") -> float | None:
     """Decode a number written by :func:`hpprune.types.jsonable` (None stays None).
@@ -293,8 +385,8 @@ def decode_number(x: Any, field: str = "value") -> float | None:
             return float(x)
         except OverflowError:
             raise LogFormatError(f"`{field}` is too large for a float") from None
-    if type(x) is str and x in _NUMBERS:
-        return _NUMBERS[x]
+    if type(x) is str and x in _NUMBER_OF:
+        return _NUMBER_OF[x]
     raise LogFormatError(f"expected a number for `{field}`, got {_short(x)}")
 
 
@@ -303,88 +395,171 @@ def _short(x: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _trial(raw: Mapping[str, Any]) -> str:
-    tid = raw.get("trial")
-    if type(tid) is not str:
-        raise LogFormatError(f"expected a str for `trial`, got {_short(tid)}")
+def _trial_id(tid: str, field: str = "trial") -> str:
+    # Not interned: ids are unique per trial, and the store keys every table by the
+    # string of the trial's first record (an intern table would cost ~50 B per trial).
     if _PLAIN_ID.fullmatch(tid):  # the usual id: nothing that validate.trial_id refuses
-        return sys.intern(tid)
+        return tid
     try:
-        return sys.intern(validate.trial_id(tid, "trial"))
+        return validate.trial_id(tid, field)
     except ValueError as exc:
         raise LogFormatError(str(exc)) from None
 
 
 _PLAIN_ID = re.compile(rf"[\w.:@+/-]{{1,{validate.MAX_ID_LENGTH}}}", re.ASCII)
 
-
-def _decision(raw: Any, field: str = "decision", trial: str = "") -> Decision:
-    if not isinstance(raw, Mapping):
-        raise LogFormatError(f"expected an object for `{field}`, got {_short(raw)}")
-    action = raw.get("action")
-    if type(action) is not str or action not in _ACTIONS:
-        raise LogFormatError(
-            f"expected one of {sorted(_ACTIONS)} for `{field}.action`, got {_short(action)}"
-        )
-    for key in ("reason", "rule"):
-        if type(raw.get(key)) is not str:
-            raise LogFormatError(f"expected a str for `{field}.{key}`, got {_short(raw.get(key))}")
-    tid = raw.get("trial_id", "")
-    if type(tid) is not str:
-        raise LogFormatError(f"expected a str for `{field}.trial_id`, got {_short(tid)}")
-    step = raw.get("step", -1)
-    if type(step) is not int or step < -1 or step > validate.MAX_STEP:
-        raise LogFormatError(f"expected an int >= -1 for `{field}.step`, got {_short(step)}")
-    version = raw.get("schema_version", SCHEMA_VERSION)
-    if type(version) is not int:
-        raise LogFormatError(f"expected an int for `{field}.schema_version`, got {_short(version)}")
-    ev = raw.get("evidence")
-    if ev is not None and not isinstance(ev, Mapping):
-        raise LogFormatError(f"expected an object for `{field}.evidence`, got {_short(ev)}")
-    # Built directly (the fields are checked above): strings that repeat across a log
-    # (reason, rule, evidence keys, trial ids) are interned, so a million records do
-    # not hold a million copies of them. Evidence decoded from JSON is in JSON form.
-    fields = {
-        "action": _ACTION_OF[action],
-        "reason": sys.intern(raw["reason"]),
-        "rule": sys.intern(raw["rule"]),
-        "trial_id": trial if tid == trial else sys.intern(tid),
-        "step": step,
-        "evidence": MappingProxyType({sys.intern(str(k)): v for k, v in ev.items()})
-        if ev
-        else _NO_EVIDENCE,
-        "schema_version": version,
-        "rung_resource": _rung_resource(raw, field),
-    }
-    return decision_from_fields(Decision, fields)
-
-
-def _rung_resource(raw: Mapping[str, Any], field: str) -> int | None:
-    try:
-        return rung_resource_of(raw)
-    except ValueError as exc:
-        raise LogFormatError(
-            str(exc).replace("`rung_resource`", f"`{field}.rung_resource`")
-        ) from None
-
-
-_ACTIONS = frozenset(a.value for a in Action)
+# ------------------------------------------------------------------ the schema
+# What a valid line holds, per kind, checked by msgspec in one pass over the
+# bytes (or over a dict, for records that arrive as dicts). Each wire struct
+# turns itself into its typed record (``typed``), doing the checks a schema
+# cannot state: trial ids, the non-finite number strings, a decision bound to
+# its trial, and the ``rung_resource`` of a STOP written before the field.
+_Step = Annotated[int, msgspec.Meta(ge=0, le=validate.MAX_STEP)]
+_DecisionStep = Annotated[int, msgspec.Meta(ge=-1, le=validate.MAX_STEP)]
+_NonNegative = Annotated[float, msgspec.Meta(ge=0.0)]
+_Number = float | Literal["NaN", "Infinity", "-Infinity"] | None
+_NUMBER_OF = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _ACTION_OF = {a.value: a for a in Action}
+_intern = sys.intern
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple per set of evidence keys (a pure memo: the first equal tuple seen)."""
+    return keys
+
+
 _NO_EVIDENCE: Mapping[str, Any] = MappingProxyType({})
 
 
-def _step(raw: Mapping[str, Any]) -> int:
-    step = raw.get("step")
-    if type(step) is int and 0 <= step <= validate.MAX_STEP:
-        return step
-    raise LogFormatError(f"expected an int in [0, 2**53) for `step`, got {_short(step)}")
+def _number(x: float | str | None) -> float | None:
+    return _NUMBER_OF[x] if type(x) is str else x  # type: ignore[return-value]
 
 
-def _elapsed(raw: Any, field: str) -> float | None:
-    x = decode_number(raw, field)
-    if x is not None and not (math.isfinite(x) and x >= 0):
-        raise LogFormatError(f"expected a finite number >= 0 for `{field}`, got {_short(raw)}")
-    return x
+class _DecisionWire(msgspec.Struct, frozen=True, gc=False):
+    action: Literal["continue", "stop", "pause", "resume"]
+    reason: str
+    rule: str
+    trial_id: str = ""
+    step: _DecisionStep = -1
+    evidence: dict[str, Any] | None = None
+    schema_version: int = SCHEMA_VERSION
+    rung_resource: _Step | msgspec.UnsetType | None = msgspec.UNSET
+
+    def typed(self, trial: str) -> Decision:
+        """The decision (interned strings; evidence read-only, already in JSON form)."""
+        ev = self.evidence
+        rung = self.rung_resource
+        if rung is msgspec.UNSET:  # a STOP written before the field kept it in its evidence
+            rung = None
+            if self.action == "stop" and ev:
+                try:
+                    rung = rung_resource_of({"action": "stop", "evidence": ev})
+                except ValueError as exc:
+                    raise LogFormatError(f"`decision.evidence`: {exc}") from None
+        tid = self.trial_id
+        return stored_decision(
+            _ACTION_OF[self.action],
+            _intern(self.reason),
+            _intern(self.rule),
+            trial if tid == trial else tid,
+            self.step,
+            FrozenEvidence(_shared_keys(tuple(ev)), tuple(ev.values())) if ev else _NO_EVIDENCE,
+            self.schema_version,
+            rung,
+        )
+
+
+class _ReportWire(msgspec.Struct, tag_field="kind", tag="report", frozen=True, gc=False):
+    trial: str
+    step: _Step
+    decision: _DecisionWire
+    value: _Number = None
+    elapsed: _NonNegative | None = None
+    resources: dict[str, _NonNegative] | None = None
+    late: bool = False
+    v: int = SCHEMA_VERSION
+
+    def typed(self) -> ReportRecord:
+        tid = _trial_id(self.trial)
+        value = self.value
+        return ReportRecord(
+            tid,
+            self.step,
+            _NUMBER_OF[value] if type(value) is str else value,  # type: ignore[arg-type]
+            self.elapsed,
+            self.resources,
+            self.decision.typed(tid),
+            self.late,
+        )
+
+
+class _CompleteWire(msgspec.Struct, tag_field="kind", tag="complete", frozen=True, gc=False):
+    trial: str
+    value: _Number = None
+    v: int = SCHEMA_VERSION
+
+    def typed(self) -> CompleteRecord:
+        return CompleteRecord(_trial_id(self.trial), _number(self.value))
+
+
+class _TrialWire(msgspec.Struct, tag_field="kind", tag="trial", frozen=True):
+    trial: str
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    v: int = SCHEMA_VERSION
+
+    def typed(self) -> TrialRecord:
+        return TrialRecord(_trial_id(self.trial), self.params)
+
+
+class _DecisionRecordWire(msgspec.Struct, tag_field="kind", tag="decision", frozen=True, gc=False):
+    trial: str
+    decision: _DecisionWire
+    v: int = SCHEMA_VERSION
+
+    def typed(self) -> DecisionRecord:
+        tid = _trial_id(self.trial)
+        return DecisionRecord(tid, self.decision.typed(tid))
+
+
+class _FailWire(msgspec.Struct, tag_field="kind", tag="fail", frozen=True, gc=False):
+    trial: str
+    reason: str = "failed"
+    v: int = SCHEMA_VERSION
+
+    def typed(self) -> FailRecord:
+        return FailRecord(_trial_id(self.trial), self.reason)
+
+
+class _StaleWire(msgspec.Struct, tag_field="kind", tag="stale", frozen=True, gc=False):
+    trial: str
+    v: int = SCHEMA_VERSION
+
+    def typed(self) -> StaleRecord:
+        return StaleRecord(_trial_id(self.trial))
+
+
+_Wire = _ReportWire | _CompleteWire | _TrialWire | _DecisionRecordWire | _FailWire | _StaleWire
+_WIRE_OF: dict[str, type[_Wire]] = {
+    "report": _ReportWire,
+    "complete": _CompleteWire,
+    "trial": _TrialWire,
+    "decision": _DecisionRecordWire,
+    "fail": _FailWire,
+    "stale": _StaleWire,
+}
+# Every kind but the header, which keeps all its fields (see _study) and is read once.
+_TYPED = msgspec.json.Decoder(_Wire)
+
+
+def _message(exc: msgspec.ValidationError) -> str:
+    """msgspec's "Expected `int`, got `str` - at `$.decision.step`" as "`decision.step`: ..."."""
+    text = str(exc)
+    what, sep, where = text.rpartition(" - at `$")
+    if not sep:
+        return text[:1].lower() + text[1:]
+    field = where.rstrip("`").lstrip(".") or "record"
+    return f"`{field}`: {what[:1].lower()}{what[1:]}"
 
 
 def _study(raw: Mapping[str, Any]) -> StudyRecord:
@@ -419,6 +594,10 @@ def _study(raw: Mapping[str, Any]) -> StudyRecord:
 def decode_record(raw: Mapping[str, Any]) -> Record:
     """Decode one record strictly into its typed form.
 
+    The same schema as :func:`decode_fast` checks lines with, applied to a
+    record that is already a dict (from :func:`decode_line`, a database row,
+    a front door).
+
     Args:
         raw: The record as read (see :func:`decode_line`).
 
@@ -430,45 +609,16 @@ def decode_record(raw: Mapping[str, Any]) -> Record:
             a wrong type or value.
     """
     kind = raw.get("kind")
-    if kind == "report":
-        tid = _trial(raw)
-        value = raw.get("value")
-        if type(value) is not float:
-            value = decode_number(value)
-        elapsed = raw.get("elapsed")
-        if elapsed is not None:
-            elapsed = _elapsed(elapsed, "elapsed")
-        res = raw.get("resources")
-        if res is not None:
-            if not isinstance(res, Mapping):
-                raise LogFormatError(f"expected an object for `resources`, got {_short(res)}")
-            res = {k: _elapsed(v, f"resources[{k!r}]") for k, v in res.items()}
-        late = raw.get("late", False)
-        if type(late) is not bool:
-            raise LogFormatError(f"expected a bool for `late`, got {_short(late)}")
-        return ReportRecord(
-            tid, _step(raw), value, elapsed, res, _decision(raw.get("decision"), trial=tid), late
-        )
-    if kind == "complete":
-        return CompleteRecord(_trial(raw), decode_number(raw.get("value")))
-    if kind == "trial":
-        params = raw.get("params", {})
-        if not isinstance(params, Mapping):
-            raise LogFormatError(f"expected an object for `params`, got {_short(params)}")
-        return TrialRecord(_trial(raw), dict(params))
-    if kind == "decision":
-        tid = _trial(raw)
-        return DecisionRecord(tid, _decision(raw.get("decision"), trial=tid))
-    if kind == "fail":
-        reason = raw.get("reason", "failed")
-        if type(reason) is not str:
-            raise LogFormatError(f"expected a str for `reason`, got {_short(reason)}")
-        return FailRecord(_trial(raw), reason)
-    if kind == "stale":
-        return StaleRecord(_trial(raw))
     if kind == "study":
         return _study(raw)
-    raise LogFormatError(f"unknown record kind {_short(kind)}")
+    wire = _WIRE_OF.get(kind) if type(kind) is str else None
+    if wire is None:
+        raise LogFormatError(f"unknown record kind {_short(kind)}")
+    try:
+        record = msgspec.convert(raw, wire)
+    except msgspec.ValidationError as exc:
+        raise LogFormatError(_message(exc)) from None
+    return record.typed()
 
 
 # ------------------------------------------------------------------ the fold's rules
@@ -494,8 +644,15 @@ class Fold:
     def __init__(self, where: object = "<records>") -> None:
         self.where = where
         self.header: StudyRecord | None = None
-        # trial -> [life-cycle code, last step, last value, terminal record]
-        self._trials: dict[str, list[Any]] = {}
+        # trial -> (life-cycle code, last step, last value): a tuple (replaced, never
+        # changed) costs less than a list, per trial of a big log
+        self._trials: dict[str, tuple[int, int, float | None]] = {}
+        self._terminal: dict[str, Record] = {}  # a finished trial's complete/fail record
+
+    def last_value(self, trial: str) -> float | None:
+        """The value of ``trial``'s latest in-order report as written (None before any)."""
+        t = self._trials.get(trial)
+        return None if t is None else t[2]
 
     def accept(self, raw: Mapping[str, Any], n: int, unit: str = "record") -> Record | None:
         """Decode ``raw`` (the ``n``-th record or line) and check its place.
@@ -513,6 +670,25 @@ class Fold:
         except LogFormatError as exc:
             raise LogFormatError(f"{self.where}:{unit} {n}: {exc}") from None
         return rec if self.place(rec, n, unit) else None
+
+    def take(self, item: Record | Mapping[str, Any], n: int, unit: str = "record") -> Record | None:
+        """:meth:`accept` a dict, :meth:`place` a typed record (from :func:`decode_fast`).
+
+        Returns:
+            The typed record to apply, or None when it is skipped (warned).
+
+        Raises:
+            LogFormatError: Naming the line and the field.
+        """
+        if not isinstance(item, msgspec.Struct):  # every typed record is one
+            return self.accept(item, n, unit)
+        try:  # place(), inlined: this runs once per line of a log
+            return item if self.advance(item) else None
+        except LogFormatError as exc:
+            raise LogFormatError(f"{self.where}:{unit} {n}: {exc}") from None
+        except _SkipError as skip:
+            warnings.warn(f"{self.where}:{unit} {n}: skipped {skip}", stacklevel=2)
+            return None
 
     def place(self, rec: Record, n: int, unit: str = "record") -> bool:
         """Check a typed record's place (see :meth:`accept`).
@@ -563,9 +739,9 @@ class Fold:
         t = self._trials.get(tid)
         if isinstance(rec, ReportRecord):
             if t is None:
-                self._trials[tid] = [_RUNNING, rec.step, rec.value, None]
+                code, step, value = _RUNNING, rec.step, rec.value
             else:
-                code = t[0]
+                code, step, value = t
                 if code > _STOPPED:
                     raise LogFormatError(f"a report for trial {tid!r}, which already finished")
                 if code == _STOPPED and (
@@ -576,67 +752,72 @@ class Fold:
                         "(only values ingested from a front door's storage may follow a STOP)"
                     )
                 if rec.late:
-                    if rec.step >= t[1]:
+                    if rec.step >= step:
                         raise LogFormatError(
                             f"a late report of trial {tid!r} at step {rec.step}, not below its "
-                            f"last step {t[1]}"
+                            f"last step {step}"
                         )
-                elif rec.step <= t[1]:
-                    if rec.step == t[1] and _same(rec.value, t[2]):
+                elif rec.step <= step:
+                    if rec.step == step and _same(rec.value, value):
                         raise _SkipError(f"a repeated report of trial {tid!r} at step {rec.step}")
                     raise LogFormatError(
-                        f"`step` {rec.step} of trial {tid!r} does not increase (last {t[1]})"
+                        f"`step` {rec.step} of trial {tid!r} does not increase (last {step})"
                     )
                 else:
-                    t[1], t[2] = rec.step, rec.value
+                    step, value = rec.step, rec.value
                 if code in (_PAUSED, _STALE):
-                    t[0] = _RUNNING
+                    code = _RUNNING
             d = rec.decision
             if d.trial_id and (d.trial_id != tid or d.step != rec.step):
                 raise LogFormatError(
                     f"the decision of this report is bound to trial {d.trial_id!r} step "
                     f"{d.step}, not {tid!r} step {rec.step}"
                 )
-            self._after_decision(tid, d)
+            if d.action is not Action.CONTINUE:
+                code = _code_after(code, d.action)
+            self._trials[tid] = (code, step, value)
             return True
         if isinstance(rec, TrialRecord):
             if t is not None:
                 raise _SkipError(f"a repeated trial record of {tid!r}")
-            self._trials[tid] = [_RUNNING, -1, None, None]
+            self._trials[tid] = _NEW_TRIAL
             return True
         if t is None:  # any record about a trial introduces it
-            t = self._trials[tid] = [_RUNNING, -1, None, None]
+            t = _NEW_TRIAL
         code = t[0]
         if isinstance(rec, DecisionRecord):
             if code >= _STOPPED:
                 raise LogFormatError(f"a decision for trial {tid!r}, which already finished")
-            self._after_decision(tid, rec.decision)
+            self._trials[tid] = (_code_after(code, rec.decision.action), t[1], t[2])
             return True
         if isinstance(rec, StaleRecord):
             if code != _RUNNING:
                 raise LogFormatError(f"trial {tid!r} marked stale while not running")
-            t[0] = _STALE
+            self._trials[tid] = (_STALE, t[1], t[2])
             return True
         # complete / fail; an objective may still complete after a STOP (it counts as completed)
         if code > _STOPPED or (code == _STOPPED and not isinstance(rec, CompleteRecord)):
-            if t[3] == rec:
+            if self._terminal.get(tid) == rec:
                 raise _SkipError(f"a repeated {_KIND[type(rec)]} record of trial {tid!r}")
             raise LogFormatError(f"trial {tid!r} finished twice")
-        t[0] = _COMPLETED if isinstance(rec, CompleteRecord) else _FAILED
-        t[3] = rec
+        code = _COMPLETED if isinstance(rec, CompleteRecord) else _FAILED
+        self._trials[tid] = (code, t[1], t[2])
+        self._terminal[tid] = rec
         return True
 
-    def _after_decision(self, tid: str, d: Decision) -> None:
-        action = d.action
-        if action is Action.CONTINUE:
-            return
-        t = self._trials[tid]
-        if action is Action.STOP:
-            t[0] = _STOPPED
-        elif action is Action.PAUSE:
-            t[0] = _PAUSED
-        else:
-            t[0] = _RUNNING
+
+_NEW_TRIAL: tuple[int, int, float | None] = (_RUNNING, -1, None)
+
+
+def _code_after(code: int, action: Action) -> int:
+    """A trial's life-cycle code after a decision."""
+    if action is Action.STOP:
+        return _STOPPED
+    if action is Action.PAUSE:
+        return _PAUSED
+    if action is Action.CONTINUE:
+        return code
+    return _RUNNING
 
 
 class _SkipError(Exception):
@@ -661,12 +842,15 @@ def _same(a: float | None, b: float | None) -> bool:
 
 
 def fold_records(
-    records: Iterable[Mapping[str, Any]], where: object = "<records>", unit: str = "record"
+    records: Iterable[Record | Mapping[str, Any]],
+    where: object = "<records>",
+    unit: str = "record",
 ) -> Iterator[Record]:
     """Decode and check a whole log, header first (see :class:`Fold`).
 
     Args:
-        records: Decoded lines (e.g. from :meth:`hpprune.audit.sinks.LogSink.read`).
+        records: Decoded lines (e.g. from :meth:`hpprune.audit.sinks.LogSink.read`
+            or :meth:`~hpprune.audit.sinks.LogSink.read_records`).
         where: The log's name, for messages.
         unit: What ``n`` counts in messages (``"record"``, or ``"line"``).
 
@@ -678,7 +862,7 @@ def fold_records(
     """
     fold = Fold(where)
     for n, raw in enumerate(records, start=1):
-        rec = fold.accept(raw, n, unit)
+        rec = fold.take(raw, n, unit)
         if rec is not None:
             yield rec
     if fold.header is None:

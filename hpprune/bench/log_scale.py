@@ -10,14 +10,20 @@ Two shapes of log, both written straight from records (no policy runs):
 
 Each fold runs in a fresh child process, which reports its wall and CPU time
 (the CPU time is what a loaded machine does not inflate) and its peak resident
-memory (``ru_maxrss``) next to that of a child which only imports
-hpprune (the baseline). It prints a Markdown table; figures are this machine's.
+memory (``VmHWM``, Linux) next to that of a child which only imports
+hpprune (the baseline). It prints a Markdown table (``-o FILE`` also writes
+it, with the load average and commit in its caption); figures are this
+machine's. ``--package-dir DIR`` makes the children import hpprune from DIR
+(e.g. a worktree of an older commit), so one run of this script measures an
+older engine on the same logs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -26,12 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import hpprune
+from hpprune.audit.outputs import write_text
 from hpprune.audit.records import encode_record
 
 _POLICY = hpprune.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
 
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 import hpprune
 t0, c0 = time.perf_counter(), time.process_time()
 if sys.argv[1] != "-":
@@ -40,14 +47,17 @@ if sys.argv[1] != "-":
 else:
     n = 0
 secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# This process's own peak (VmHWM): ru_maxrss would carry the parent's over from fork.
+with open("/proc/self/status") as fh:
+    peak = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) * 1024
 print(json.dumps({"seconds": secs, "cpu_seconds": cpu, "peak_bytes": peak, "trials": n}))
 """
 
 
 def _decision(action: str, reason: str, tid: str, step: int) -> dict[str, Any]:
     return {"action": action, "reason": reason, "rule": "MedianPruner", "trial_id": tid,
-            "step": step, "schema_version": 1}  # fmt: skip
+            "step": step, "schema_version": 1,
+            **({"rung_resource": None} if action == "stop" else {})}  # fmt: skip
 
 
 def _report(tid: str, step: int, value: float, action: str = "continue") -> dict[str, Any]:
@@ -99,40 +109,89 @@ def write(path: Path, records: Iterator[dict[str, Any]]) -> int:
     return n
 
 
-def measure(path: str) -> dict[str, float]:
-    """Fold ``path`` in a child process (``"-"``: import only); its time and peak memory."""
+def measure(path: str, package_dir: str | None = None) -> dict[str, float]:
+    """Fold ``path`` in a child process (``"-"``: import only); its time and peak memory.
+
+    Args:
+        path: The log, or ``"-"``.
+        package_dir: Where the child imports hpprune from (None: as this process).
+
+    Returns:
+        ``seconds``, ``cpu_seconds``, ``peak_bytes`` and ``trials``.
+    """
+    # The child imports hpprune from package_dir, or from where this process did;
+    # it runs there too, since `python -c` looks in its working directory first.
+    where = package_dir or str(Path(hpprune.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": where}
     res = subprocess.run(
-        [sys.executable, "-c", _CHILD, path], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _CHILD, path],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=where,
     )
     out: dict[str, float] = json.loads(res.stdout)
     return out
 
 
+def _commit(package_dir: str | None) -> str:
+    where = package_dir or str(Path(hpprune.__file__).resolve().parents[1])
+    res = subprocess.run(
+        ["git", "-C", where, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "-C", where, "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+    )
+    commit = res.stdout.strip() or "unknown"
+    return commit + (" + uncommitted changes" if dirty.stdout.strip() else "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write both shapes, fold each in a child, print the table.
+    """Write both shapes, fold each in a child, print (and maybe write) the table.
 
     Returns:
         Exit code 0.
     """
     ap = argparse.ArgumentParser(prog="python -m hpprune.bench.log_scale", description=__doc__)
     ap.add_argument("--records", type=int, default=1_000_000, help="records per log")
+    ap.add_argument("--package-dir", help="import hpprune from here in the children")
+    ap.add_argument("-o", "--output", type=Path, help="also write the table (Markdown) here")
     args = ap.parse_args(argv)
-    base = measure("-")
+    load_before = os.getloadavg()[0]
+    base = measure("-", args.package_dir)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, shape in (("stopped", stopped_shape), ("curves", curves_shape)):
             path = Path(tmp) / f"{name}.jsonl"
             n = write(path, shape(args.records))
-            got = measure(str(path))
+            got = measure(str(path), args.package_dir)
             rows.append(
                 f"| {name} | {n:,} | {int(got['trials']):,} | {path.stat().st_size / 1e6:.0f} MB "
                 f"| {got['seconds']:.1f} s | {got['cpu_seconds']:.1f} s "
                 f"| {got['peak_bytes'] / 2**20:,.0f} MiB "
-                f"| {(got['peak_bytes'] - base['peak_bytes']) / 2**20:,.0f} MiB |"
+                f"| {(got['peak_bytes'] - base['peak_bytes']) / 2**20:,.0f} MiB "
+                f"| {(got['peak_bytes'] - base['peak_bytes']) / max(got['trials'], 1):,.0f} B |"
             )
-    print("| shape | records | trials | file | from_log wall | CPU | peak RSS | above import |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    print("\n".join(rows))
+    table = "\n".join(
+        [
+            "| shape | records | trials | file | from_log wall | CPU | peak RSS | above import "
+            "| per trial |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            *rows,
+        ]
+    )
+    print(table)
+    if args.output is not None:
+        caption = (
+            f"`Engine.from_log` at commit {_commit(args.package_dir)} "
+            f"(`python -m hpprune.bench.log_scale`; Python {platform.python_version()}, "
+            f"{os.cpu_count()} cores, load average {load_before:.1f} before and "
+            f"{os.getloadavg()[0]:.1f} after; each fold in a fresh child process)."
+        )
+        write_text(args.output, caption + "\n\n" + table + "\n")
     return 0
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hpprune.curves import StudyView, TrialCurve
+from hpprune.registry import Registry
 from hpprune.types import Action, Decision, Reason, cont, jsonable
 
 
@@ -139,7 +140,18 @@ ENTRY_POINT_GROUP = "hpprune.policies"
 _OWN_MODULE = re.compile(r"hpprune(\.[a-z_][a-z0-9_]*)+")
 
 
-class PolicyRegistry:
+def _is_policy_class(obj: object) -> bool:
+    return isinstance(obj, type) and issubclass(obj, Policy)
+
+
+def _own_policy(type_name: str) -> type[Policy] | None:
+    """hpprune's own policy class of that name (imports only ``hpprune.*`` modules)."""
+    if _OWN_MODULE.fullmatch(type_name.rpartition(".")[0] or "-"):
+        return _own_class(type_name)
+    return None
+
+
+class PolicyRegistry(Registry[type[Policy]]):
     """The policy classes a log's ``type`` may name, beyond hpprune's own.
 
     hpprune's own policies (classes defined in ``hpprune.*`` modules) always
@@ -150,48 +162,14 @@ class PolicyRegistry:
     """
 
     def __init__(self) -> None:
-        self._classes: dict[str, type[Policy]] = {}
-        self._entry_points_loaded = False
-
-    def register(self, cls: type[Policy]) -> type[Policy]:
-        """Allow ``cls`` to be named by logs (usable as a class decorator).
-
-        Raises:
-            TypeError: If ``cls`` is not a Policy subclass.
-        """
-        if not (isinstance(cls, type) and issubclass(cls, Policy)):
-            raise TypeError(f"expected a Policy subclass for `cls`, got {cls!r}")
-        self._classes[type_name_of(cls)] = cls
-        return cls
-
-    def resolve(self, type_name: str) -> type[Policy]:
-        """The class a log's policy ``type`` names.
-
-        Raises:
-            ValueError: If it is neither hpprune's own nor registered.
-        """
-        cls = self._classes.get(type_name)
-        if cls is None and _OWN_MODULE.fullmatch(type_name.rpartition(".")[0] or "-"):
-            cls = _own_class(type_name)
-        if cls is None and not self._entry_points_loaded:
-            self._load_entry_points()
-            cls = self._classes.get(type_name)
-        if cls is None:
-            raise ValueError(
-                f"unknown policy type {type_name!r}: a log names only hpprune's own policies "
-                "and ones registered with hpprune.register_policy(...) or the "
-                f"{ENTRY_POINT_GROUP!r} entry-point group; nothing else is imported"
-            )
-        return cls
-
-    def _load_entry_points(self) -> None:
-        from importlib.metadata import entry_points
-
-        self._entry_points_loaded = True
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            obj = ep.load()
-            if isinstance(obj, type) and issubclass(obj, Policy):
-                self._classes.setdefault(type_name_of(obj), obj)
+        super().__init__(
+            "policy type",
+            name_of=type_name_of,
+            accepts=_is_policy_class,
+            group=ENTRY_POINT_GROUP,
+            how="hpprune.register_policy(...)",
+            own=_own_policy,
+        )
 
 
 def _own_class(type_name: str) -> type[Policy] | None:
@@ -232,7 +210,7 @@ def resolve_policy_class(type_name: str) -> type[Policy]:
     Raises:
         ValueError: If it is neither hpprune's own nor registered.
     """
-    return POLICIES.resolve(type_name)
+    return POLICIES.resolve(type_name, "policy.type")
 
 
 def find_policy(policy: Policy, match: Callable[[Policy], bool]) -> Policy | None:
