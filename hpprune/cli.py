@@ -34,6 +34,7 @@ from hpprune.audit.cli import (
     emit,
     input_error,
     int_at_least,
+    json_text,
     load_log,
     log_inputs,
     log_name,
@@ -272,10 +273,6 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _json(data: object) -> str:
-    return json.dumps(data, indent=2, allow_nan=False)
-
-
 def _emit(text: str, args: argparse.Namespace, out: TextIO) -> None:
     try:
         emit(text, args.output, out, log_inputs(args.log) if getattr(args, "log", None) else [])
@@ -295,13 +292,13 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
             except ValueError as exc:
                 raise CliError(f"argument --trial: {exc} in {_shown(args.log)}") from None
         if args.json:
-            _emit(_json(trial_dict(log, args.trial)), args, out)
+            _emit(json_text(trial_dict(log, args.trial)), args, out)
         else:
             _emit(explain_trial(log, args.trial, brief=True), args, out)
         return 0
     chosen = [t for t in log.trials.values() if t.events]
     if args.json:
-        _emit(_json([trial_dict(log, t.trial_id) for t in chosen]), args, out)
+        _emit(json_text([trial_dict(log, t.trial_id) for t in chosen]), args, out)
         return 0
     if not chosen:
         text = f"no trial in {_shown(args.log)} was stopped or paused ({len(log.trials)} trials)"
@@ -321,7 +318,7 @@ def cmd_summary(args: argparse.Namespace, out: TextIO) -> int:
     """``hpprune summary LOG [--json] [-o FILE]``."""
     log = _load(args.log, args.study)
     if args.json:
-        _emit(_json({"log": _shown(args.log), **summary_dict(log)}), args, out)
+        _emit(json_text({"log": _shown(args.log), **summary_dict(log)}), args, out)
     else:
         _emit(f"log: {_shown(args.log)}\n{summarise(log)}", args, out)
     return 0

@@ -728,3 +728,25 @@ def test_the_msgspec_decoder_reads_a_line_as_the_others_do(
         else:
             READERS[reader](log)
             assert any("line" in str(w.message) or ":2:" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["summary", "{LOG}", "--json"], ["explain", "{LOG}", "--json"], ["replay", "{LOG}", "--json"]],
+    ids=lambda a: " ".join(a[::2]),
+)
+def test_a_json_result_holds_non_finite_totals_as_the_log_does(
+    argv: list[str], tmp_path: Path
+) -> None:
+    """Two finite compute times that add up to inf made ``summary --json`` a traceback."""
+    log = tmp_path / "big.jsonl"
+    engine = hpprune.Engine(POLICY, log=log)
+    engine.report("a", 0, 0.5, elapsed_s=1.5e308)
+    engine.report("b", 0, 0.6, elapsed_s=1.5e308)
+    engine.complete("a")
+    engine.close()
+    code, out, err = _cli([a.format(LOG=log) for a in argv])
+    assert code == 0, err
+    data = json.loads(out)
+    if argv[0] == "summary":
+        assert data["compute"] == "Infinity"

@@ -44,6 +44,7 @@ __all__ = [
     "build_parser",
     "input_error",
     "int_at_least",
+    "json_text",
     "log_inputs",
     "main",
     "shown_text",
@@ -384,8 +385,18 @@ def _add_copy_options(q: argparse.ArgumentParser) -> None:
     q.add_argument("--force", action="store_true", help="overwrite OUT (a file)")
 
 
-def _json_text(data: Any) -> str:
-    return json.dumps(data, indent=2, allow_nan=False)
+def json_text(data: Any) -> str:
+    """A command's ``--json`` result: indented, non-finite numbers as the log writes them.
+
+    Args:
+        data: The result (dicts, lists, numbers, str, None).
+
+    Returns:
+        The JSON text; NaN and ±inf become ``"NaN"``/``"Infinity"``/``"-Infinity"``.
+    """
+    from hpprune.types import jsonable
+
+    return json.dumps(jsonable(data), indent=2, allow_nan=False)
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
@@ -398,7 +409,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             non_finite=args.non_finite,
             log_name=log_name(args.log),
         )
-        text = _json_text(res.to_dict()) if args.json else res.table(max_rows=args.rows)
+        text = json_text(res.to_dict()) if args.json else res.table(max_rows=args.rows)
         emit(text, args.output, out, log_inputs(args.log))
         return 0
     if args.command == "backtest":
@@ -407,7 +418,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         logs = [load_log(log, args.study) for log in args.logs]
         bt = backtest(logs, args.policy, non_finite=args.non_finite)
         emit(
-            _json_text(bt.to_dict()) if args.json else bt.table(),
+            json_text(bt.to_dict()) if args.json else bt.table(),
             args.output,
             out,
             log_inputs(*args.logs),
