@@ -6,6 +6,8 @@ between processes, written to the audit log and compared for equality.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -125,6 +127,19 @@ class Reason:
     NOT_ENOUGH_PAIRS = "not_enough_pairs"  # fewer common instances than n_startup_steps
     OUT_OF_ORDER = "out_of_order"  # a step below the trial's last one, recorded, not decided
     EXTERNAL = "external"  # imported log: decided by another tool that recorded no reason
+
+
+def policy_digest(policy: Mapping[str, Any]) -> str:
+    """Stable hex digest of a policy record ``{"type": ..., "params": ...}`` in JSON form.
+
+    What a log header's ``policy_hash`` holds (see
+    :func:`hpprune.pruners.base.policy_hash`); the same in every process.
+
+    Raises:
+        TypeError: If the record holds a value with no JSON form.
+    """
+    blob = json.dumps(policy, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
 
 
 def jsonable(value: Any) -> Any:

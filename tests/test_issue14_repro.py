@@ -29,7 +29,6 @@ from hpprune.audit.replay import replay
 POLICY = hpprune.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
 HEADER = hpprune.Engine(POLICY).header()
 SUR = "\ud800"  # a lone surrogate: JSON can escape it, UTF-8 cannot hold it
-NEEDS_RECORDS_FIX = pytest.mark.xfail(strict=True, reason="waiting for records.py fix")
 
 
 def _rep(trial: Any, step: Any, value: Any = 0.5, **kw: Any) -> dict[str, Any]:
@@ -650,7 +649,6 @@ def test_a_field_from_a_log_never_adds_a_line(
     assert not [line for line in out.splitlines() if line.lstrip().startswith("FAKE")], out
 
 
-@NEEDS_RECORDS_FIX
 @pytest.mark.parametrize("reader", sorted(READERS))
 def test_a_header_whose_hash_is_not_its_policys_is_rejected(reader: str, tmp_path: Path) -> None:
     """A header can record one policy and the hash of another: then readers disagree.

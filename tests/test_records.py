@@ -29,6 +29,7 @@ from hpprune.audit.report import build_report
 
 POLICY = hpprune.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
 HEADER = hpprune.Engine(POLICY).header()
+OTHER = hpprune.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
 
 
 def _rep(trial: str, step: Any, value: Any = 0.5, **kw: Any) -> dict[str, Any]:
@@ -89,7 +90,10 @@ ROWS: list[tuple[str, bytes, str | None]] = [
     ("complete twice, other value", _lines(_rep("a", 0), _done("a"), _done("a", 0.1)), "twice"),
     (
         "second header of another policy",
-        _lines(_rep("a", 0), {**HEADER, "policy_hash": "other"}),
+        _lines(
+            _rep("a", 0),
+            {**HEADER, "policy": OTHER.to_dict(), "policy_hash": hpprune.policy_hash(OTHER)},
+        ),
         "second study header",
     ),
     (

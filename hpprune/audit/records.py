@@ -32,7 +32,8 @@ and replay all read through :class:`Fold`):
   trial's last report or of its terminal record, or a repeated identical
   ``study`` header (a retried write that reached the disk).
 * **rejected** with :class:`LogFormatError` naming the line: a record of a
-  newer schema, a first record that is not a ``study`` header, a second header
+  newer schema, a first record that is not a ``study`` header, a header whose
+  ``policy_hash`` is not the hash of its ``policy``, a second header
   of another study, an unknown kind, a field with a wrong type or value
   (``"decision": null``, ``"step": 1e999``, ``"value": true``, a bad trial id,
   ``"direction": "sideways"``, a string with a lone surrogate, nesting deeper
@@ -66,6 +67,7 @@ from hpprune.types import (
     Direction,
     FrozenEvidence,
     jsonable,
+    policy_digest,
     rung_resource_of,
     stored_decision,
 )
@@ -575,6 +577,17 @@ def _study(raw: Mapping[str, Any]) -> StudyRecord:
     phash = raw.get("policy_hash")
     if type(phash) is not str:
         raise LogFormatError(f"expected a str for `policy_hash`, got {_short(phash)}")
+    try:
+        digest = policy_digest(policy)
+    except (TypeError, ValueError):  # pragma: no cover - decoded JSON always has a JSON form
+        digest = ""
+    if phash != digest:
+        # Readers would disagree: a check by hash (Engine(policy, log=...)) and a rebuild
+        # from the recorded policy (from_log) would mean two different policies.
+        raise LogFormatError(
+            f"`policy_hash` {_short(phash)} is not the hash of the header's `policy` "
+            f"({digest}): the header was edited, or written by another tool"
+        )
     direction = raw.get("direction", "minimize")
     if type(direction) is not str or direction not in ("minimize", "maximize"):
         raise LogFormatError(

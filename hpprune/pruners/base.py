@@ -8,8 +8,6 @@ decisions identical in every process and after every restart.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +15,7 @@ from typing import Any
 
 from hpprune.curves import StudyView, TrialCurve
 from hpprune.registry import Registry
-from hpprune.types import Action, Decision, Reason, cont, jsonable
+from hpprune.types import Action, Decision, Reason, cont, jsonable, policy_digest
 
 
 class Policy(ABC):
@@ -102,8 +100,7 @@ class Policy(ABC):
 
 def policy_hash(policy: Policy) -> str:
     """Stable hex digest of a policy's type and parameters (same in every process)."""
-    blob = json.dumps(policy.to_dict(), sort_keys=True, separators=(",", ":"))
-    return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
+    return policy_digest(policy.to_dict())
 
 
 def policy_from_dict(data: Mapping[str, Any]) -> Policy:

@@ -18,7 +18,7 @@ from hpprune.audit.explain import (
     summarise,
     summary_dict,
 )
-from hpprune.types import Action, Decision, Reason
+from hpprune.types import Action, Decision, Reason, policy_digest
 from tests.audit.logs import make_log
 
 
@@ -218,6 +218,7 @@ def test_summary(log: Path) -> None:
     assert "budget" not in text  # the log names none
     records = load_records(log)
     records[0]["policy"] = {"type": "x.Y", "params": {"inner": {"compute_budget_s": 2000}}}
+    records[0]["policy_hash"] = policy_digest(records[0]["policy"])  # a consistent header
     assert "budget: 2000.0 s (" in summarise(records)
 
 

@@ -20,6 +20,7 @@ import hpprune
 from hpprune.audit.cli import main
 from hpprune.audit.explain import FATES, fmt, fold_log, load_records
 from hpprune.audit.report import build_report, write_report
+from hpprune.types import policy_digest
 from tests.audit.logs import make_log
 
 HOSTILE = '</script><script>document.title="pwned"</script><!-- & "q" \'s'
@@ -96,6 +97,7 @@ def test_budget_from_the_log_and_validation(tmp_path: Path) -> None:
     log = make_log(tmp_path / "b.jsonl", seed=2)
     records = load_records(log)
     records[0]["policy"] = {"type": "x.Scheduler", "params": {"budget_hours": 0.05}}
+    records[0]["policy_hash"] = policy_digest(records[0]["policy"])  # a consistent header
     assert _data(build_report(records))["meta"]["budget"] == 180.0
     records[0]["budget_s"] = 90  # a header-level budget wins
     assert _data(build_report(records))["meta"]["budget"] == 90.0
