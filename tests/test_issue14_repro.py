@@ -690,14 +690,6 @@ _NEW_DECODER: list[tuple[str, bytes, str]] = [  # (what, line 2, the outcome eve
 ]
 
 
-# Readers that read these lines wrongly today (the others already agree).
-_WRONG_TODAY = {
-    '"elapsed": 1e999': set(READERS),
-    '"resources": {"g": 1e999}': set(READERS),
-    "a byte that is not UTF-8 in a key": {"from_log"},
-}
-
-
 @pytest.mark.parametrize(
     ("reader", "what", "line", "outcome"),
     [
@@ -705,7 +697,6 @@ _WRONG_TODAY = {
             reader,
             *row,
             id=f"{row[0]}-{reader}",
-            marks=[NEEDS_RECORDS_FIX] if reader in _WRONG_TODAY[row[0]] else [],
         )
         for row in _NEW_DECODER
         for reader in sorted(READERS)

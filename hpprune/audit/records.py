@@ -233,6 +233,8 @@ def decode_fast(raw: bytes, lineno: int, where: object) -> Record | dict[str, An
         LogFormatError: As :func:`decode_line`, and for a bad trial id or a
             newer schema version.
     """
+    if not raw.isascii():  # (ours always are) msgspec skips unknown keys unchecked: the dict path
+        return decode_line(raw, lineno, where)
     try:
         wire = _TYPED.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
@@ -418,7 +420,7 @@ _PLAIN_ID = re.compile(rf"[\w.:@+/-]{{1,{validate.MAX_ID_LENGTH}}}", re.ASCII)
 # its trial, and the ``rung_resource`` of a STOP written before the field.
 _Step = Annotated[int, msgspec.Meta(ge=0, le=validate.MAX_STEP)]
 _DecisionStep = Annotated[int, msgspec.Meta(ge=-1, le=validate.MAX_STEP)]
-_NonNegative = Annotated[float, msgspec.Meta(ge=0.0)]
+_NonNegative = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]  # finite
 _Number = float | Literal["NaN", "Infinity", "-Infinity"] | None
 _NUMBER_OF = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _ACTION_OF = {a.value: a for a in Action}
