@@ -29,7 +29,6 @@ from hpprune.audit.replay import replay
 POLICY = hpprune.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
 HEADER = hpprune.Engine(POLICY).header()
 SUR = "\ud800"  # a lone surrogate: JSON can escape it, UTF-8 cannot hold it
-NEEDS_RECORDS_FIX = pytest.mark.xfail(strict=True, reason="waiting for records.py fix")
 
 
 def _rep(trial: Any, step: Any, value: Any = 0.5, **kw: Any) -> dict[str, Any]:
