@@ -73,12 +73,22 @@ def _reports(records: list[dict[str, Any]]) -> int:
 
 
 def _mid_study(records: list[dict[str, Any]]) -> bool:
-    """Enough decisions in the synced log, and a trial running that has not ended."""
+    """Enough decisions in the synced log, and a running trial with two reports in it.
+
+    Two: Tune's snapshot can hold a trial's latest report before that report's
+    checkpoint, so only a trial synced with two reports surely has a checkpoint
+    past its first epoch to be restored from (with one, the kill could leave
+    nothing to resume and the test would fail by timing).
+    """
     ended = {r["trial"] for r in records if r["kind"] in ("complete", "fail")}
     ended |= {
         r["trial"] for r in records if r["kind"] == "report" and r["decision"]["action"] == "stop"
     }
-    running = {r["trial"] for r in records if r["kind"] == "report"} - ended
+    reports: dict[str, int] = {}
+    for r in records:
+        if r["kind"] == "report" and r["trial"] not in ended:
+            reports[r["trial"]] = reports.get(r["trial"], 0) + 1
+    running = [t for t, n in reports.items() if n >= 2]
     return _reports(records) >= KILL_AFTER_REPORTS and bool(running)
 
 
