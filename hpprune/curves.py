@@ -27,7 +27,6 @@ from hpprune.types import Decision, Direction, TrialState
 
 Pool = Literal["completed", "all"]
 _FINISHED = frozenset(st for st in TrialState if st.is_finished)
-_INF = math.inf
 _NO_STEPS: list[int] = []
 _NO_SCORES: list[float] = []
 _NO_ELAPSED: list[float | None] = []
@@ -102,7 +101,7 @@ class TrialCurve:
         self.scores: list[float] = _NO_SCORES
         self.elapsed: list[float | None] = _NO_ELAPSED
         self.last_step = -1
-        self.best_score = _INF
+        self.best_score = math.inf
         self.final_score: float | None = None
         self.params: Mapping[str, Any] = dict(params) if params else _NOTHING
         self.groups: Mapping[str, str] = dict(groups) if groups else _NOTHING
@@ -188,9 +187,8 @@ class TrialCurve:
 
         None if the step was not reported or its value was not finite.
         """
-        steps = self.steps
-        i = bisect.bisect_left(steps, step)
-        if i < len(steps) and steps[i] == step:
+        i = self._index(step)
+        if i is not None:
             return self.scores[i]
         late = None if self._extra is None else self._extra.late
         return late.get(step) if late else None
@@ -199,14 +197,19 @@ class TrialCurve:
         """True if ``step`` was reported (in order or late, finite or not)."""
         if step == self.last_step:
             return True
-        i = bisect.bisect_left(self.steps, step)
-        if i < len(self.steps) and self.steps[i] == step:
+        if self._index(step) is not None:
             return True
         extra = self._extra
         return extra is not None and (
             (extra.late is not None and step in extra.late)
             or (extra.nan_steps is not None and step in extra.nan_steps)
         )
+
+    def _index(self, step: int) -> int | None:
+        """Position of ``step`` in ``steps`` (which increase), or None."""
+        steps = self.steps
+        i = bisect.bisect_left(steps, step)
+        return i if i < len(steps) and steps[i] == step else None
 
     def instance_scores(self) -> dict[int, float]:
         """Every finite report as ``step -> canonical score``, in any order of arrival.

@@ -39,7 +39,7 @@ from hpprune.audit.sinks import (
     FileSink,
     LogSink,
     SinkArg,
-    check_log_path,
+    existing_log_file,
     is_url,
     open_sink,
 )
@@ -51,7 +51,15 @@ from hpprune.pruners.base import (
     policy_from_dict,
     policy_hash,
 )
-from hpprune.types import SCHEMA_VERSION, Action, Decision, Direction, Reason, TrialState
+from hpprune.types import (
+    SCHEMA_VERSION,
+    Action,
+    Decision,
+    Direction,
+    Reason,
+    TrialState,
+    same_value,
+)
 
 NON_FINITE_MODES = ("stop", "ignore")
 ENGINE_RULE = "engine"
@@ -108,8 +116,6 @@ class Engine:
         self.non_finite = validate.choice(non_finite, NON_FINITE_MODES, "non_finite")
         self.study_name = validate.text(study_name, "study_name", optional=True)
         self._view = StudyView(self.direction)
-        # Every decision per trial, oldest first. The latest answer is the last one,
-        # except after a STOP: then the STOP stays the answer (see _answer).
         self._last_seen: dict[str, float] = {}
         self._warned_late: set[str] = set()
         self._log: LogSink | None = None
@@ -360,7 +366,7 @@ class Engine:
                 )
             if s == curve.last_step:
                 last_value = self._fold.last_value(tid)
-                if _same(last_value, x):
+                if same_value(last_value, x):
                     return self._answer(curve)
                 raise ValueError(
                     f"`step` {s} of trial {tid!r} was already reported with value "
@@ -410,9 +416,7 @@ class Engine:
         if state is TrialState.STALE or state is TrialState.PAUSED:
             self._view._set_stale(curve, False)
             self._view._set_state(curve, TrialState.RUNNING)
-        score = None
-        if finite:
-            score = x if self.direction is Direction.MINIMIZE else -x  # type: ignore[operator]
+        score = self.direction.to_score(x) if finite else None  # type: ignore[arg-type]
         if late:
             self._view._add_late_point(curve, s, score, e)
         else:
@@ -777,25 +781,15 @@ class Engine:
         if is_url(path):
             records = read_log(path, study=study)
             return cls.from_records(records, policy, log=path if resume_logging else None)
-        p = check_log_path(path)
-        if not p.exists():
-            raise FileNotFoundError(f"no such log file: {p}")
+        sink = existing_log_file(path)
         return cls.from_records(
-            FileSink(p).read_records(),
+            sink.read_records(),
             policy,
-            log=p if resume_logging else None,
-            where=str(p),
+            log=sink.path if resume_logging else None,
+            where=str(sink.path),
             unit="line",
         )
 
 
 def _unit(sink: LogSink) -> str:
     return "line" if isinstance(sink, FileSink) else "record"
-
-
-def _same(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    if math.isnan(a) and math.isnan(b):
-        return True
-    return a == b

@@ -129,6 +129,13 @@ class Reason:
     EXTERNAL = "external"  # imported log: decided by another tool that recorded no reason
 
 
+def same_value(a: float | None, b: float | None) -> bool:
+    """Whether two reported values are the same (None only equals None; NaN equals NaN)."""
+    if a is None or b is None:
+        return a is b
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
 def policy_digest(policy: Mapping[str, Any]) -> str:
     """Stable hex digest of a policy record ``{"type": ..., "params": ...}`` in JSON form.
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hpprune.audit.records import LogFormatError, encode_record
-from hpprune.audit.sinks import FileSink, check_log_path, is_url
+from hpprune.audit.sinks import FileSink, existing_log_file, is_url
 
 AuditLog = FileSink
 
@@ -44,7 +44,4 @@ def read_log(path: str | os.PathLike[str], *, study: str | None = None) -> Itera
 
         yield from read_study(str(path), study)
         return
-    p = check_log_path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"no such log file: {p}")
-    yield from FileSink(p).read()
+    yield from existing_log_file(path).read()

@@ -69,6 +69,7 @@ from hpprune.types import (
     jsonable,
     policy_digest,
     rung_resource_of,
+    same_value,
     stored_decision,
 )
 
@@ -239,9 +240,7 @@ def decode_fast(raw: bytes, lineno: int, where: object) -> Record | dict[str, An
         wire = _TYPED.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return decode_line(raw, lineno, where)
-    if raw.count(b"[") + raw.count(b"{") > validate.MAX_DEPTH or (
-        len(raw) > 309 and _HUGE_INT.search(raw)
-    ):  # _may_hold_bad_values, inlined: this runs once per line
+    if _may_hold_bad_values(raw):
         return decode_line(raw, lineno, where)
     if wire.v != SCHEMA_VERSION:
         _check_version(wire.v, where, lineno)
@@ -424,7 +423,6 @@ _NonNegative = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]  # 
 _Number = float | Literal["NaN", "Infinity", "-Infinity"] | None
 _NUMBER_OF = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _ACTION_OF = {a.value: a for a in Action}
-_intern = sys.intern
 
 
 @functools.lru_cache(maxsize=4096)
@@ -464,8 +462,8 @@ class _DecisionWire(msgspec.Struct, frozen=True, gc=False):
         tid = self.trial_id
         return stored_decision(
             _ACTION_OF[self.action],
-            _intern(self.reason),
-            _intern(self.rule),
+            sys.intern(self.reason),
+            sys.intern(self.rule),
             trial if tid == trial else tid,
             self.step,
             FrozenEvidence(_shared_keys(tuple(ev)), tuple(ev.values())) if ev else _NO_EVIDENCE,
@@ -490,7 +488,7 @@ class _ReportWire(msgspec.Struct, tag_field="kind", tag="report", frozen=True, g
         return ReportRecord(
             tid,
             self.step,
-            _NUMBER_OF[value] if type(value) is str else value,  # type: ignore[arg-type]
+            _number(value),
             self.elapsed,
             self.resources,
             self.decision.typed(tid),
@@ -697,13 +695,7 @@ class Fold:
         """
         if not isinstance(item, msgspec.Struct):  # every typed record is one
             return self.accept(item, n, unit)
-        try:  # place(), inlined: this runs once per line of a log
-            return item if self.advance(item) else None
-        except LogFormatError as exc:
-            raise LogFormatError(f"{self.where}:{unit} {n}: {exc}") from None
-        except _SkipError as skip:
-            warnings.warn(f"{self.where}:{unit} {n}: skipped {skip}", stacklevel=2)
-            return None
+        return item if self.place(item, n, unit) else None
 
     def place(self, rec: Record, n: int, unit: str = "record") -> bool:
         """Check a typed record's place (see :meth:`accept`).
@@ -773,7 +765,7 @@ class Fold:
                             f"last step {step}"
                         )
                 elif rec.step <= step:
-                    if rec.step == step and _same(rec.value, value):
+                    if rec.step == step and same_value(rec.value, value):
                         raise _SkipError(f"a repeated report of trial {tid!r} at step {rec.step}")
                     raise LogFormatError(
                         f"`step` {rec.step} of trial {tid!r} does not increase (last {step})"
@@ -788,9 +780,7 @@ class Fold:
                     f"the decision of this report is bound to trial {d.trial_id!r} step "
                     f"{d.step}, not {tid!r} step {rec.step}"
                 )
-            if d.action is not Action.CONTINUE:
-                code = _code_after(code, d.action)
-            self._trials[tid] = (code, step, value)
+            self._trials[tid] = (_code_after(code, d.action), step, value)
             return True
         if isinstance(rec, TrialRecord):
             if t is not None:
@@ -848,12 +838,6 @@ _KIND: dict[type, str] = {
     FailRecord: "fail",
     StaleRecord: "stale",
 }
-
-
-def _same(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 def fold_records(

@@ -42,7 +42,7 @@ from typing import Any
 
 from hpprune.audit.records import LogFormatError, Record, decode_fast, decode_line, encode_record
 
-__all__ = ["FileSink", "LogSink", "MemorySink", "is_url", "open_sink"]
+__all__ = ["FileSink", "LogSink", "MemorySink", "existing_log_file", "is_url", "open_sink"]
 
 _CHUNK = 1 << 22  # bytes read at a time
 _Decode = Callable[[bytes, int, object], "Record | dict[str, Any] | None"]
@@ -154,6 +154,19 @@ def check_log_path(path: str | os.PathLike[str]) -> Path:
             f"name a file, e.g. {p / 'study.jsonl'}"
         )
     return p
+
+
+def existing_log_file(path: str | os.PathLike[str]) -> FileSink:
+    """A sink on the log file ``path``, which must exist (see :func:`check_log_path`).
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        IsADirectoryError: If the path is a directory.
+    """
+    p = check_log_path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no such log file: {p}")
+    return FileSink(p)
 
 
 class FileSink(LogSink):
