@@ -685,7 +685,7 @@ class Fold:
         return rec if self.place(rec, n, unit) else None
 
     def take(self, item: Record | Mapping[str, Any], n: int, unit: str = "record") -> Record | None:
-        """:meth:`accept` a dict, :meth:`place` a typed record (from :func:`decode_fast`).
+        """:meth:`accept` a dict; check a typed record's place (from :func:`decode_fast`).
 
         Returns:
             The typed record to apply, or None when it is skipped (warned).
@@ -695,10 +695,16 @@ class Fold:
         """
         if not isinstance(item, msgspec.Struct):  # every typed record is one
             return self.accept(item, n, unit)
-        return item if self.place(item, n, unit) else None
+        try:
+            return item if self.advance(item) else None
+        except LogFormatError as exc:
+            raise LogFormatError(f"{self.where}:{unit} {n}: {exc}") from None
+        except _SkipError as skip:
+            warnings.warn(f"{self.where}:{unit} {n}: skipped {skip}", stacklevel=2)
+            return None
 
     def place(self, rec: Record, n: int, unit: str = "record") -> bool:
-        """Check a typed record's place (see :meth:`accept`).
+        """Check a typed record's place (see :meth:`accept` and :meth:`take`).
 
         Returns:
             True when it is to be applied, False when it is skipped (warned).
@@ -706,13 +712,7 @@ class Fold:
         Raises:
             LogFormatError: Naming the line, if it cannot come here.
         """
-        try:
-            return self.advance(rec)
-        except LogFormatError as exc:
-            raise LogFormatError(f"{self.where}:{unit} {n}: {exc}") from None
-        except _SkipError as skip:
-            warnings.warn(f"{self.where}:{unit} {n}: skipped {skip}", stacklevel=3)
-            return False
+        return self.take(rec, n, unit) is not None
 
     def advance(self, rec: Record) -> bool:
         """Check ``rec``'s place and move the fold past it.
