@@ -385,7 +385,7 @@ class Engine:
         late = s < curve.last_step
         decision = self._observe(curve, s, x, e, r, late=late)
         try:
-            self._commit(ReportRecord(tid, s, x, e, r, decision, late))
+            self._commit(ReportRecord(tid, s, decision, x, e, r, late))
         except BaseException:
             # The decision needed the new point in the pools; the log did not take it:
             # go back to the state the log holds, so the same call can be retried.
@@ -673,12 +673,10 @@ class Engine:
             curve = self._view._trials.get(tid) or self._add(tid, None)
             if rec.late:
                 self._observe(
-                    curve, rec.step, rec.value, rec.elapsed, None, recorded=rec.decision, late=True
+                    curve, rec.step, rec.value, rec.elapsed, None, rec.decision, late=True
                 )
             else:
-                self._observe(
-                    curve, rec.step, rec.value, rec.elapsed, rec.resources, recorded=rec.decision
-                )
+                self._observe(curve, rec.step, rec.value, rec.elapsed, rec.resources, rec.decision)
             return
         if isinstance(rec, StudyRecord):
             return

@@ -1,7 +1,9 @@
 """Core data types: directions, actions, observations and decisions.
 
-Everything here is a frozen dataclass or an enum so that it can be shared
-between processes, written to the audit log and compared for equality.
+Everything here is a frozen dataclass (a frozen msgspec struct for
+:class:`Decision`, which the log's decoder builds in C) or an enum, so that it
+can be shared between processes, written to the audit log and compared for
+equality.
 """
 
 from __future__ import annotations
@@ -9,14 +11,20 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum, StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 SCHEMA_VERSION = 1
 """Version of the audit-log record schema written by this release."""
+
+MAX_STEP = 2**53 - 1
+"""Largest accepted step (exactly representable as a float)."""
 
 
 class Direction(StrEnum):
@@ -256,11 +264,96 @@ class FrozenEvidence(Mapping[str, Any]):
 _NO_EVIDENCE: Mapping[str, Any] = MappingProxyType({})
 _FROZEN = (MappingProxyType, FrozenEvidence)
 _ACTIONS: dict[str, Action] = {a.value: a for a in Action}
+_set = msgspec.structs.force_setattr
+_INT_LIMIT = 2**63  # evidence ints kept as plain values (a JSON parser reads them as int64)
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_MAX_KEY_SETS = 4096
+
+
+def _shared_keys(keys: tuple[Any, ...]) -> tuple[str, ...] | None:
+    """One tuple per set of str evidence keys (a pure memo), or None if a key is not a str."""
+    shared = _KEYS.get(keys)
+    if shared is None:
+        if not all(type(k) is str for k in keys):
+            return None
+        if len(_KEYS) < _MAX_KEY_SETS:
+            _KEYS[keys] = keys
+        shared = keys
+    return shared
+
+
+def freeze_evidence(evidence: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Evidence in the form a :class:`Decision` holds: read-only and in JSON form.
+
+    Evidence whose keys are str and whose values are plain JSON scalars (str,
+    bool, None, finite float, int within int64) becomes a compact
+    :class:`FrozenEvidence` (one keys tuple shared by every decision with the
+    same keys); any other is converted by :func:`jsonable` (non-finite floats
+    become strings, numpy values become Python ones) and wrapped read-only.
+
+    Args:
+        evidence: The evidence mapping.
+
+    Returns:
+        A read-only mapping (one shared empty mapping for empty evidence).
+
+    Raises:
+        TypeError: If a value has no JSON form.
+    """
+    if not evidence:
+        return _NO_EVIDENCE
+    if type(evidence) is dict:
+        values = tuple(evidence.values())
+        for value in values:
+            kind = type(value)
+            if kind is float:
+                if value - value != 0.0:  # inf - inf and nan - nan are nan
+                    break
+            elif kind is int:
+                if not -_INT_LIMIT <= value < _INT_LIMIT:
+                    break
+            elif kind is not str and kind is not bool and value is not None:
+                break
+        else:
+            keys = _shared_keys(tuple(evidence))
+            if keys is not None:
+                latest = _LATEST.get(keys)
+                if latest is not None and _identical(latest._values, values):
+                    return latest  # consecutive decisions often give the same evidence
+                frozen = FrozenEvidence(keys, values)
+                if keys in _KEYS:
+                    _LATEST[keys] = frozen
+                return frozen
+    return MappingProxyType(jsonable(dict(evidence)))
+
+
+# The latest evidence frozen per set of keys: a pure memo (see freeze_evidence).
+_LATEST: dict[tuple[str, ...], FrozenEvidence] = {}
+
+
+def _identical(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Whether two tuples of plain scalars are the same values of the same types.
+
+    ``==`` alone would take 1 for 1.0 or True, and 0.0 for -0.0.
+    """
+    if a != b:
+        return False
+    for x, y in zip(a, b, strict=True):
+        if type(x) is not type(y):
+            return False
+        if type(x) is float and x == 0.0 and math.copysign(1.0, x) != math.copysign(1.0, y):
+            return False
+    return True
+
+
+class Decision(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
     """The engine's answer to a report; it is also the audit record.
+
+    A frozen msgspec struct: the log's decoder builds decisions in C (see
+    :mod:`hpprune.audit.records`), and the field annotations state what a
+    decision read from a log may hold.
 
     Attributes:
         action: CONTINUE, STOP, PAUSE or RESUME.
@@ -270,7 +363,8 @@ class Decision:
         step: The step the decision was made at (-1 when not tied to a report).
         evidence: The numbers that led to the decision (metric values are on
             the user's scale, not the canonical one), stored in JSON form:
-            NaN and ±inf become the strings "NaN", "Infinity", "-Infinity".
+            NaN and ±inf become the strings "NaN", "Infinity", "-Infinity"
+            (see :func:`freeze_evidence`).
         schema_version: Version of the record schema.
         rung_resource: For a STOP at a rung (successive halving and its
             relatives): the rung's resource. The trial then counts for no
@@ -284,20 +378,38 @@ class Decision:
     reason: str
     rule: str
     trial_id: str = ""
-    step: int = -1
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-    schema_version: int = SCHEMA_VERSION
-    rung_resource: int | None = None
+    step: Annotated[int, msgspec.Meta(ge=-1, le=MAX_STEP)] = -1
+    evidence: Mapping[str, Any] = _NO_EVIDENCE
+    schema_version: Annotated[int, msgspec.Meta(ge=-_INT_LIMIT, le=_INT_LIMIT - 1)] = SCHEMA_VERSION
+    rung_resource: Annotated[int, msgspec.Meta(ge=0, le=MAX_STEP)] | None = None
 
     def __post_init__(self) -> None:
         if type(self.action) is not Action:
-            object.__setattr__(self, "action", Action(self.action))
-        # Evidence is stored in its JSON form, so a decision read back from the
-        # log equals the one that was written (non-finite floats become strings).
+            _set(self, "action", Action(self.action))
         ev = self.evidence
         if type(ev) not in _FROZEN:
-            frozen = MappingProxyType(jsonable(dict(ev))) if ev else _NO_EVIDENCE
-            object.__setattr__(self, "evidence", frozen)
+            _set(self, "evidence", freeze_evidence(ev))
+        # Decisions repeat a handful of reasons and rules: one string each.
+        if type(self.reason) is str:
+            _set(self, "reason", sys.intern(self.reason))
+        if type(self.rule) is str:
+            _set(self, "rule", sys.intern(self.rule))
+
+    def __reduce__(self) -> tuple[type[Decision], tuple[Any, ...]]:
+        # Evidence behind a read-only proxy cannot be pickled as it is: rebuilt from a dict.
+        return (
+            Decision,
+            (
+                self.action,
+                self.reason,
+                self.rule,
+                self.trial_id,
+                self.step,
+                dict(self.evidence),
+                self.schema_version,
+                self.rung_resource,
+            ),
+        )
 
     @property
     def stops(self) -> bool:
@@ -361,11 +473,7 @@ class Decision:
             }
         except KeyError as exc:
             raise ValueError(f"decision record is missing field {exc.args[0]!r}") from None
-        if fields["evidence"] is not _NO_EVIDENCE or cls is not Decision:
-            return cls(**fields)
-        # Most records of a log carry no evidence: set the fields __init__ would set,
-        # without its per-field setattr calls.
-        return stored_decision(**fields)
+        return cls(**fields)
 
 
 def rung_resource_of(data: Mapping[str, Any]) -> int | None:
@@ -398,52 +506,6 @@ def rung_resource_of(data: Mapping[str, Any]) -> int | None:
     if type(value) is not int or not 0 <= value < 2**53:
         raise ValueError(f"expected an int >= 0 or null for `rung_resource`, got {value!r:.80}")
     return value
-
-
-# The slots' own setters: what a frozen dataclass's __init__ reaches through
-# object.__setattr__, called directly (about 4x faster; a log of a million
-# records builds a million decisions).
-_SLOT_SETTERS = tuple(
-    Decision.__dict__[name].__set__
-    for name in (
-        "action",
-        "reason",
-        "rule",
-        "trial_id",
-        "step",
-        "evidence",
-        "schema_version",
-        "rung_resource",
-    )
-)
-
-
-def stored_decision(
-    action: Action,
-    reason: str,
-    rule: str,
-    trial_id: str,
-    step: int,
-    evidence: Mapping[str, Any],
-    schema_version: int,
-    rung_resource: int | None,
-) -> Decision:
-    """A Decision from fields already in their stored form, without ``__init__``'s checks.
-
-    For readers of the log, which decode and check the fields themselves:
-    ``evidence`` must already be a read-only mapping in JSON form.
-    """
-    d = object.__new__(Decision)
-    s_action, s_reason, s_rule, s_tid, s_step, s_ev, s_version, s_rung = _SLOT_SETTERS
-    s_action(d, action)
-    s_reason(d, reason)
-    s_rule(d, rule)
-    s_tid(d, trial_id)
-    s_step(d, step)
-    s_ev(d, evidence)
-    s_version(d, schema_version)
-    s_rung(d, rung_resource)
-    return d
 
 
 def cont(rule: str, reason: str = Reason.OK, **evidence: Any) -> Decision:

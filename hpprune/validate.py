@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any
 
-MAX_STEP = 2**53 - 1
-"""Largest accepted step (exactly representable as a float)."""
+from hpprune.types import MAX_STEP as MAX_STEP  # (defined there, for the log's schema)
+from hpprune.types import jsonable
 
 MAX_ID_LENGTH = 512
 """Longest accepted trial id, in characters."""
@@ -329,8 +329,6 @@ def any_jsonable(value: Any, field: str) -> Any:
             deeper than :data:`MAX_DEPTH`, holds a lone surrogate, or holds an
             int too large for a float.
     """
-    from hpprune.types import jsonable
-
     try:
         out = jsonable(value)
     except TypeError as exc:

@@ -47,7 +47,6 @@ and replay all read through :class:`Fold`):
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -70,7 +69,6 @@ from hpprune.types import (
     policy_digest,
     rung_resource_of,
     same_value,
-    stored_decision,
 )
 
 __all__ = [
@@ -215,12 +213,16 @@ def _check_version(version: object, where: object, lineno: int) -> None:
 def decode_fast(raw: bytes, lineno: int, where: object) -> Record | dict[str, Any] | None:
     """Decode one log line straight into its typed record, when it is an ordinary one.
 
-    The fast path of :meth:`hpprune.audit.sinks.LogSink.read_records`: the
-    line is parsed and checked in one pass against the records' schema.
-    Anything else (a header, an unknown kind, a bad field, a torn line) goes
-    through :func:`decode_line`, and a dict returned from there is for
-    :meth:`Fold.accept` to decode and place, so both paths accept, skip and
-    reject exactly the same lines.
+    The fast path of :meth:`hpprune.audit.sinks.LogSink.read_records`: msgspec
+    parses the line and builds the record and its decision in C, checking
+    them against the records' schema (unknown fields are refused). What that
+    cannot settle goes through :func:`decode_line`, and a dict returned from
+    there is for :meth:`Fold.accept` to decode and place, so both paths
+    accept, skip and reject exactly the same lines: another kind, a bad or
+    unknown field, a torn line, a non-finite number string, an id that is not
+    a plain one, evidence that is not a flat mapping of plain JSON scalars
+    (deeper values get the writer's checks there), and a STOP without
+    ``rung_resource`` whose evidence holds one (an older log's rung).
 
     Args:
         raw: The line's bytes.
@@ -231,26 +233,41 @@ def decode_fast(raw: bytes, lineno: int, where: object) -> Record | dict[str, An
         The typed record; or the record as a dict; or None for a skipped line.
 
     Raises:
-        LogFormatError: As :func:`decode_line`, and for a bad trial id or a
-            newer schema version.
+        LogFormatError: As :func:`decode_line`.
     """
-    if not raw.isascii():  # (ours always are) msgspec skips unknown keys unchecked: the dict path
-        return decode_line(raw, lineno, where)
     try:
-        wire = _TYPED.decode(raw)
+        rec: ReportRecord | CompleteRecord | DecisionRecord = _FAST.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return decode_line(raw, lineno, where)
-    if _may_hold_bad_values(raw):
+    tid = rec.trial
+    if not _PLAIN_ID.fullmatch(tid):
         return decode_line(raw, lineno, where)
-    if wire.v != SCHEMA_VERSION:
-        _check_version(wire.v, where, lineno)
-    try:
-        return wire.typed()
-    except LogFormatError as exc:
-        raise LogFormatError(f"{where}:line {lineno}: {exc}") from None
+    if not isinstance(rec, CompleteRecord):
+        d = rec.decision
+        ev = d.evidence
+        if ev and (
+            type(ev) is not FrozenEvidence
+            or (d.action is Action.STOP and d.rung_resource is None and "rung_resource" in ev)
+        ):
+            return decode_line(raw, lineno, where)
+        if d.trial_id == tid:
+            _share(d, "trial_id", tid)  # one string for both (a big log holds a million)
+    return rec
+
+
+_share = msgspec.structs.force_setattr
 
 
 # ------------------------------------------------------------------ typed records
+_Step = Annotated[int, msgspec.Meta(ge=0, le=validate.MAX_STEP)]
+_DecisionStep = Annotated[int, msgspec.Meta(ge=-1, le=validate.MAX_STEP)]
+_NonNegative = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]  # finite
+_Version = Annotated[int, msgspec.Meta(ge=1, le=SCHEMA_VERSION)]
+_Number = float | Literal["NaN", "Infinity", "-Infinity"] | None
+_NUMBER_OF = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_ACTION_OF = {a.value: a for a in Action}
+
+
 # Frozen msgspec structs: a fold builds one per line, and a struct is built in C.
 class StudyRecord(msgspec.Struct, frozen=True):
     """The header: pre-registers the policy, direction and non-finite mode.
@@ -287,17 +304,29 @@ class TrialRecord(msgspec.Struct, frozen=True):
         return {"kind": "trial", "trial": self.trial, "params": self.params}
 
 
-class ReportRecord(msgspec.Struct, frozen=True):
-    """One observation and the decision it received (values on the user's scale)."""
+class ReportRecord(
+    msgspec.Struct,
+    tag_field="kind",
+    tag="report",
+    frozen=True,
+    gc=False,
+    forbid_unknown_fields=True,
+):
+    """One observation and the decision it received (values on the user's scale).
+
+    The field annotations are the schema :func:`decode_fast` reads a line with.
+    """
 
     trial: str
-    step: int
-    value: float | None
-    elapsed: float | None
-    resources: dict[str, float] | None
+    step: _Step
     decision: Decision
+    value: float | None = None
+    elapsed: _NonNegative | None = None
+    resources: dict[str, _NonNegative] | None = None
     late: bool = False
     """A step below the trial's highest one (see the module docstring)."""
+    v: _Version = SCHEMA_VERSION
+    """The schema version the record was written with."""
 
     def to_dict(self) -> dict[str, Any]:
         """The record as written (a CONTINUE's evidence is left out, to keep logs small)."""
@@ -318,22 +347,38 @@ class ReportRecord(msgspec.Struct, frozen=True):
         return out
 
 
-class DecisionRecord(msgspec.Struct, frozen=True):
+class DecisionRecord(
+    msgspec.Struct,
+    tag_field="kind",
+    tag="decision",
+    frozen=True,
+    gc=False,
+    forbid_unknown_fields=True,
+):
     """A decision not tied to a report (pause, resume, budget stop)."""
 
     trial: str
     decision: Decision
+    v: _Version = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         """The record as written."""
         return {"kind": "decision", "trial": self.trial, "decision": self.decision.to_dict()}
 
 
-class CompleteRecord(msgspec.Struct, frozen=True):
+class CompleteRecord(
+    msgspec.Struct,
+    tag_field="kind",
+    tag="complete",
+    frozen=True,
+    gc=False,
+    forbid_unknown_fields=True,
+):
     """A trial finished; ``value`` None means "its last reported value"."""
 
     trial: str
-    value: float | None
+    value: float | None = None
+    v: _Version = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         """The record as written."""
@@ -417,20 +462,6 @@ _PLAIN_ID = re.compile(rf"[\w.:@+/-]{{1,{validate.MAX_ID_LENGTH}}}", re.ASCII)
 # turns itself into its typed record (``typed``), doing the checks a schema
 # cannot state: trial ids, the non-finite number strings, a decision bound to
 # its trial, and the ``rung_resource`` of a STOP written before the field.
-_Step = Annotated[int, msgspec.Meta(ge=0, le=validate.MAX_STEP)]
-_DecisionStep = Annotated[int, msgspec.Meta(ge=-1, le=validate.MAX_STEP)]
-_NonNegative = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]  # finite
-_Number = float | Literal["NaN", "Infinity", "-Infinity"] | None
-_NUMBER_OF = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-_ACTION_OF = {a.value: a for a in Action}
-
-
-@functools.lru_cache(maxsize=4096)
-def _shared_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
-    """One tuple per set of evidence keys (a pure memo: the first equal tuple seen)."""
-    return keys
-
-
 _NO_EVIDENCE: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -460,13 +491,13 @@ class _DecisionWire(msgspec.Struct, frozen=True, gc=False):
                 except ValueError as exc:
                     raise LogFormatError(f"`decision.evidence`: {exc}") from None
         tid = self.trial_id
-        return stored_decision(
+        return Decision(
             _ACTION_OF[self.action],
-            sys.intern(self.reason),
-            sys.intern(self.rule),
+            self.reason,
+            self.rule,
             trial if tid == trial else tid,
             self.step,
-            FrozenEvidence(_shared_keys(tuple(ev)), tuple(ev.values())) if ev else _NO_EVIDENCE,
+            ev if ev else _NO_EVIDENCE,
             self.schema_version,
             rung,
         )
@@ -488,10 +519,10 @@ class _ReportWire(msgspec.Struct, tag_field="kind", tag="report", frozen=True, g
         return ReportRecord(
             tid,
             self.step,
+            self.decision.typed(tid),
             _number(value),
             self.elapsed,
             self.resources,
-            self.decision.typed(tid),
             self.late,
         )
 
@@ -550,8 +581,8 @@ _WIRE_OF: dict[str, type[_Wire]] = {
     "fail": _FailWire,
     "stale": _StaleWire,
 }
-# Every kind but the header, which keeps all its fields (see _study) and is read once.
-_TYPED = msgspec.json.Decoder(_Wire)
+# The fast path: the typed records themselves (see decode_fast).
+_FAST = msgspec.json.Decoder(ReportRecord | CompleteRecord | DecisionRecord)
 
 
 def _message(exc: msgspec.ValidationError) -> str:
@@ -780,7 +811,7 @@ class Fold:
                     f"the decision of this report is bound to trial {d.trial_id!r} step "
                     f"{d.step}, not {tid!r} step {rec.step}"
                 )
-            self._trials[tid] = (_code_after(code, d.action), step, value)
+            self._trials[tid] = (_CODE_AFTER.get(d.action, code), step, value)
             return True
         if isinstance(rec, TrialRecord):
             if t is not None:
@@ -793,7 +824,7 @@ class Fold:
         if isinstance(rec, DecisionRecord):
             if code >= _STOPPED:
                 raise LogFormatError(f"a decision for trial {tid!r}, which already finished")
-            self._trials[tid] = (_code_after(code, rec.decision.action), t[1], t[2])
+            self._trials[tid] = (_CODE_AFTER.get(rec.decision.action, code), t[1], t[2])
             return True
         if isinstance(rec, StaleRecord):
             if code != _RUNNING:
@@ -814,15 +845,12 @@ class Fold:
 _NEW_TRIAL: tuple[int, int, float | None] = (_RUNNING, -1, None)
 
 
-def _code_after(code: int, action: Action) -> int:
-    """A trial's life-cycle code after a decision."""
-    if action is Action.STOP:
-        return _STOPPED
-    if action is Action.PAUSE:
-        return _PAUSED
-    if action is Action.CONTINUE:
-        return code
-    return _RUNNING
+# A trial's life-cycle code after a decision (a CONTINUE keeps the code it had).
+_CODE_AFTER: dict[Action, int] = {
+    Action.STOP: _STOPPED,
+    Action.PAUSE: _PAUSED,
+    Action.RESUME: _RUNNING,
+}
 
 
 class _SkipError(Exception):

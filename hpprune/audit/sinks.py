@@ -273,7 +273,7 @@ class FileSink(LogSink):
             rest = lines.pop()
             for raw in lines:
                 lineno += 1
-                if raw.strip():
+                if raw and not raw.isspace():  # (strip() would copy every line)
                     record = decode(raw, lineno, self.path)
                     if record is not None:
                         yield record
