@@ -469,7 +469,7 @@ class StudyView:
     ) -> TrialCurve:
         curve = TrialCurve(trial_id, len(self._trials), params, groups)
         self._trials[trial_id] = curve
-        self._by_state[curve.state][trial_id] = curve
+        self._by_state[TrialState.RUNNING][trial_id] = curve  # (a new curve's state)
         return curve
 
     def _set_state(self, curve: TrialCurve, new: TrialState) -> None:
@@ -478,16 +478,16 @@ class StudyView:
         if old is new:
             return
         curve._state = new
-        by_state = self._by_state
-        if old in _FINISHED:
+        was_finished = old in _FINISHED
+        if was_finished:
             self._n_finished[old] -= 1
         else:
-            del by_state[old][curve.trial_id]
-        if new in _FINISHED:
-            self._n_finished[new] += 1
-        else:
-            by_state[new][curve.trial_id] = curve
-        if new in _FINISHED and old not in _FINISHED:
+            del self._by_state[old][curve.trial_id]
+        if new not in _FINISHED:
+            self._by_state[new][curve.trial_id] = curve
+            return
+        self._n_finished[new] += 1
+        if not was_finished:
             est = curve.final_score if curve.final_score is not None else curve.best_score
             if math.isfinite(est):
                 self._est[0] += 1

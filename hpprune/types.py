@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -261,10 +262,12 @@ class FrozenEvidence(Mapping[str, Any]):
         return (FrozenEvidence, (self._keys, self._values))
 
 
-_NO_EVIDENCE: Mapping[str, Any] = MappingProxyType({})
+NO_EVIDENCE: Mapping[str, Any] = MappingProxyType({})
+"""The one empty evidence mapping every decision without evidence holds."""
 _FROZEN = (MappingProxyType, FrozenEvidence)
 _ACTIONS: dict[str, Action] = {a.value: a for a in Action}
 _set = msgspec.structs.force_setattr
+_intern = sys.intern
 _INT_LIMIT = 2**63  # evidence ints kept as plain values (a JSON parser reads them as int64)
 
 
@@ -303,30 +306,36 @@ def freeze_evidence(evidence: Mapping[str, Any]) -> Mapping[str, Any]:
         TypeError: If a value has no JSON form.
     """
     if not evidence:
-        return _NO_EVIDENCE
+        return NO_EVIDENCE
     if type(evidence) is dict:
+        keys = tuple(evidence)
         values = tuple(evidence.values())
-        for value in values:
-            kind = type(value)
-            if kind is float:
-                if value - value != 0.0:  # inf - inf and nan - nan are nan
-                    break
-            elif kind is int:
-                if not -_INT_LIMIT <= value < _INT_LIMIT:
-                    break
-            elif kind is not str and kind is not bool and value is not None:
-                break
-        else:
-            keys = _shared_keys(tuple(evidence))
-            if keys is not None:
-                latest = _LATEST.get(keys)
-                if latest is not None and _identical(latest._values, values):
-                    return latest  # consecutive decisions often give the same evidence
-                frozen = FrozenEvidence(keys, values)
-                if keys in _KEYS:
-                    _LATEST[keys] = frozen
+        latest = _LATEST.get(keys)
+        if latest is not None and _identical(latest._values, values):
+            return latest  # consecutive decisions often give the same evidence
+        if _plain(values):
+            shared = _shared_keys(keys)
+            if shared is not None:
+                frozen = FrozenEvidence(shared, values)
+                if shared in _KEYS:
+                    _LATEST[shared] = frozen
                 return frozen
     return MappingProxyType(jsonable(dict(evidence)))
+
+
+def _plain(values: tuple[Any, ...]) -> bool:
+    """Whether every value is a plain JSON scalar (str, bool, None, finite float, int64)."""
+    for value in values:
+        kind = type(value)
+        if kind is float:
+            if value - value != 0.0:  # inf - inf and nan - nan are nan
+                return False
+        elif kind is int:
+            if not -_INT_LIMIT <= value < _INT_LIMIT:
+                return False
+        elif kind is not str and kind is not bool and value is not None:
+            return False
+    return True
 
 
 # The latest evidence frozen per set of keys: a pure memo (see freeze_evidence).
@@ -338,13 +347,12 @@ def _identical(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
 
     ``==`` alone would take 1 for 1.0 or True, and 0.0 for -0.0.
     """
-    if a != b:
+    if a != b or not all(map(operator.is_, map(type, a), map(type, b))):
         return False
-    for x, y in zip(a, b, strict=True):
-        if type(x) is not type(y):
-            return False
-        if type(x) is float and x == 0.0 and math.copysign(1.0, x) != math.copysign(1.0, y):
-            return False
+    if 0.0 in a:  # (also true for 0 and False) a zero float may be -0.0
+        for x, y in zip(a, b, strict=True):
+            if type(x) is float and x == 0.0 and math.copysign(1.0, x) != math.copysign(1.0, y):
+                return False
     return True
 
 
@@ -379,7 +387,7 @@ class Decision(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True
     rule: str
     trial_id: str = ""
     step: Annotated[int, msgspec.Meta(ge=-1, le=MAX_STEP)] = -1
-    evidence: Mapping[str, Any] = _NO_EVIDENCE
+    evidence: Mapping[str, Any] = NO_EVIDENCE
     schema_version: Annotated[int, msgspec.Meta(ge=-_INT_LIMIT, le=_INT_LIMIT - 1)] = SCHEMA_VERSION
     rung_resource: Annotated[int, msgspec.Meta(ge=0, le=MAX_STEP)] | None = None
 
@@ -390,10 +398,11 @@ class Decision(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True
         if type(ev) not in _FROZEN:
             _set(self, "evidence", freeze_evidence(ev))
         # Decisions repeat a handful of reasons and rules: one string each.
-        if type(self.reason) is str:
-            _set(self, "reason", sys.intern(self.reason))
-        if type(self.rule) is str:
-            _set(self, "rule", sys.intern(self.rule))
+        try:
+            _set(self, "reason", _intern(self.reason))
+            _set(self, "rule", _intern(self.rule))
+        except TypeError:  # (a str subclass, or not a str: kept as given)
+            pass
 
     def __reduce__(self) -> tuple[type[Decision], tuple[Any, ...]]:
         # Evidence behind a read-only proxy cannot be pickled as it is: rebuilt from a dict.
@@ -467,7 +476,7 @@ class Decision(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True
                 "rule": str(data["rule"]),
                 "trial_id": str(data.get("trial_id", "")),
                 "step": int(data.get("step", -1)),
-                "evidence": data.get("evidence") or _NO_EVIDENCE,
+                "evidence": data.get("evidence") or NO_EVIDENCE,
                 "schema_version": int(data.get("schema_version", SCHEMA_VERSION)),
                 "rung_resource": rung_resource_of(data),
             }

@@ -53,13 +53,13 @@ import re
 import sys
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 import msgspec
 
 from hpprune import validate
 from hpprune.types import (
+    NO_EVIDENCE,
     SCHEMA_VERSION,
     Action,
     Decision,
@@ -245,7 +245,7 @@ def decode_fast(raw: bytes, lineno: int, where: object) -> Record | dict[str, An
     if not isinstance(rec, CompleteRecord):
         d = rec.decision
         ev = d.evidence
-        if ev and (
+        if ev is not NO_EVIDENCE and (
             type(ev) is not FrozenEvidence
             or (d.action is Action.STOP and d.rung_resource is None and "rung_resource" in ev)
         ):
@@ -456,15 +456,13 @@ def _trial_id(tid: str, field: str = "trial") -> str:
 
 _PLAIN_ID = re.compile(rf"[\w.:@+/-]{{1,{validate.MAX_ID_LENGTH}}}", re.ASCII)
 
+
 # ------------------------------------------------------------------ the schema
 # What a valid line holds, per kind, checked by msgspec in one pass over the
 # bytes (or over a dict, for records that arrive as dicts). Each wire struct
 # turns itself into its typed record (``typed``), doing the checks a schema
 # cannot state: trial ids, the non-finite number strings, a decision bound to
 # its trial, and the ``rung_resource`` of a STOP written before the field.
-_NO_EVIDENCE: Mapping[str, Any] = MappingProxyType({})
-
-
 def _number(x: float | str | None) -> float | None:
     return _NUMBER_OF[x] if type(x) is str else x  # type: ignore[return-value]
 
@@ -497,7 +495,7 @@ class _DecisionWire(msgspec.Struct, frozen=True, gc=False):
             self.rule,
             trial if tid == trial else tid,
             self.step,
-            ev if ev else _NO_EVIDENCE,
+            ev if ev else NO_EVIDENCE,
             self.schema_version,
             rung,
         )
@@ -760,6 +758,8 @@ class Fold:
                 raise LogFormatError("not an hpprune log: the first record is not a study record")
             self.header = rec
             return True
+        if isinstance(rec, ReportRecord):  # most records
+            return self._report(rec)
         if isinstance(rec, StudyRecord):
             h = self.header
             if (rec.policy_hash, rec.direction, rec.non_finite, rec.study) != (
@@ -775,44 +775,6 @@ class Fold:
             raise _SkipError("a repeated study header")
         tid = rec.trial
         t = self._trials.get(tid)
-        if isinstance(rec, ReportRecord):
-            if t is None:
-                code, step, value = _RUNNING, rec.step, rec.value
-            else:
-                code, step, value = t
-                if code > _STOPPED:
-                    raise LogFormatError(f"a report for trial {tid!r}, which already finished")
-                if code == _STOPPED and (
-                    rec.decision.action is not Action.CONTINUE or rec.decision.reason != _INGESTED
-                ):
-                    raise LogFormatError(
-                        f"a decided report for trial {tid!r}, which was already stopped "
-                        "(only values ingested from a front door's storage may follow a STOP)"
-                    )
-                if rec.late:
-                    if rec.step >= step:
-                        raise LogFormatError(
-                            f"a late report of trial {tid!r} at step {rec.step}, not below its "
-                            f"last step {step}"
-                        )
-                elif rec.step <= step:
-                    if rec.step == step and same_value(rec.value, value):
-                        raise _SkipError(f"a repeated report of trial {tid!r} at step {rec.step}")
-                    raise LogFormatError(
-                        f"`step` {rec.step} of trial {tid!r} does not increase (last {step})"
-                    )
-                else:
-                    step, value = rec.step, rec.value
-                if code in (_PAUSED, _STALE):
-                    code = _RUNNING
-            d = rec.decision
-            if d.trial_id and (d.trial_id != tid or d.step != rec.step):
-                raise LogFormatError(
-                    f"the decision of this report is bound to trial {d.trial_id!r} step "
-                    f"{d.step}, not {tid!r} step {rec.step}"
-                )
-            self._trials[tid] = (_CODE_AFTER.get(d.action, code), step, value)
-            return True
         if isinstance(rec, TrialRecord):
             if t is not None:
                 raise _SkipError(f"a repeated trial record of {tid!r}")
@@ -839,6 +801,48 @@ class Fold:
         code = _COMPLETED if isinstance(rec, CompleteRecord) else _FAILED
         self._trials[tid] = (code, t[1], t[2])
         self._terminal[tid] = rec
+        return True
+
+    def _report(self, rec: ReportRecord) -> bool:
+        """:meth:`advance` for a report."""
+        tid = rec.trial
+        t = self._trials.get(tid)
+        if t is None:
+            code, step, value = _RUNNING, rec.step, rec.value
+        else:
+            code, step, value = t
+            if code > _STOPPED:
+                raise LogFormatError(f"a report for trial {tid!r}, which already finished")
+            if code == _STOPPED and (
+                rec.decision.action is not Action.CONTINUE or rec.decision.reason != _INGESTED
+            ):
+                raise LogFormatError(
+                    f"a decided report for trial {tid!r}, which was already stopped "
+                    "(only values ingested from a front door's storage may follow a STOP)"
+                )
+            if rec.late:
+                if rec.step >= step:
+                    raise LogFormatError(
+                        f"a late report of trial {tid!r} at step {rec.step}, not below its "
+                        f"last step {step}"
+                    )
+            elif rec.step <= step:
+                if rec.step == step and same_value(rec.value, value):
+                    raise _SkipError(f"a repeated report of trial {tid!r} at step {rec.step}")
+                raise LogFormatError(
+                    f"`step` {rec.step} of trial {tid!r} does not increase (last {step})"
+                )
+            else:
+                step, value = rec.step, rec.value
+            if code in (_PAUSED, _STALE):
+                code = _RUNNING
+        d = rec.decision
+        if d.trial_id and (d.trial_id != tid or d.step != rec.step):
+            raise LogFormatError(
+                f"the decision of this report is bound to trial {d.trial_id!r} step "
+                f"{d.step}, not {tid!r} step {rec.step}"
+            )
+        self._trials[tid] = (_CODE_AFTER.get(d.action, code), step, value)
         return True
 
 
