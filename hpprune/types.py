@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from types import MappingProxyType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
@@ -264,7 +264,21 @@ class FrozenEvidence(Mapping[str, Any]):
 
 NO_EVIDENCE: Mapping[str, Any] = MappingProxyType({})
 """The one empty evidence mapping every decision without evidence holds."""
-_FROZEN = (MappingProxyType, FrozenEvidence)
+
+
+class DecodedEvidence(FrozenEvidence):
+    """Evidence as parsed from a log line (see :func:`evidence_from_json`).
+
+    A :class:`FrozenEvidence` whose values may nest (lists, objects) as the
+    JSON parser made them: nobody else holds them, so they are kept as they
+    are. Its own type tells a reader that the line still needs the writer's
+    checks on nested values (depth, ints beyond a float).
+    """
+
+    __slots__ = ()
+
+
+_FROZEN = (MappingProxyType, FrozenEvidence, DecodedEvidence)
 _ACTIONS: dict[str, Action] = {a.value: a for a in Action}
 _set = msgspec.structs.force_setattr
 _intern = sys.intern
@@ -308,19 +322,60 @@ def freeze_evidence(evidence: Mapping[str, Any]) -> Mapping[str, Any]:
     if not evidence:
         return NO_EVIDENCE
     if type(evidence) is dict:
-        keys = tuple(evidence)
-        values = tuple(evidence.values())
-        latest = _LATEST.get(keys)
-        if latest is not None and _identical(latest._values, values):
-            return latest  # consecutive decisions often give the same evidence
-        if _plain(values):
-            shared = _shared_keys(keys)
-            if shared is not None:
-                frozen = FrozenEvidence(shared, values)
-                if shared in _KEYS:
-                    _LATEST[shared] = frozen
-                return frozen
+        frozen = _compact(evidence)
+        if frozen is not None:
+            return frozen
     return MappingProxyType(jsonable(dict(evidence)))
+
+
+def evidence_from_json(value: object) -> Mapping[str, Any]:
+    """Evidence as the log's decoder reads it: a JSON object (or null) just parsed.
+
+    Plain scalar evidence becomes the same :class:`FrozenEvidence`
+    :func:`freeze_evidence` makes; evidence with nested values becomes a
+    :class:`DecodedEvidence` over the parsed values (they are already in JSON
+    form and held by nothing else, so there is nothing to convert or copy).
+
+    Args:
+        value: The parsed ``evidence`` field.
+
+    Returns:
+        A read-only mapping.
+
+    Raises:
+        TypeError: If ``value`` is not a JSON object with str keys, or null.
+    """
+    if value is None:
+        return NO_EVIDENCE
+    if type(value) is not dict:
+        raise TypeError(f"expected an object or null for `evidence`, got {type(value).__name__}")
+    if not value:
+        return NO_EVIDENCE
+    frozen = _compact(value)
+    if frozen is not None:
+        return frozen
+    keys = _shared_keys(tuple(value))
+    if keys is None:  # pragma: no cover - JSON object keys are str
+        raise TypeError("expected str keys in `evidence`")
+    return DecodedEvidence(keys, tuple(value.values()))
+
+
+def _compact(evidence: dict[Any, Any]) -> FrozenEvidence | None:
+    """Plain scalar evidence as a FrozenEvidence (the latest identical one if any), or None."""
+    keys = tuple(evidence)
+    values = tuple(evidence.values())
+    latest = _LATEST.get(keys)
+    if latest is not None and _identical(latest._values, values):
+        return latest  # consecutive decisions often give the same evidence
+    if not _plain(values):
+        return None
+    shared = _shared_keys(keys)
+    if shared is None:
+        return None
+    frozen = FrozenEvidence(shared, values)
+    if shared in _KEYS:
+        _LATEST[shared] = frozen
+    return frozen
 
 
 def _plain(values: tuple[Any, ...]) -> bool:
@@ -356,6 +411,14 @@ def _identical(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     return True
 
 
+if TYPE_CHECKING:
+    _Evidence = Mapping[str, Any]
+else:
+    # What msgspec decodes a decision's evidence into: the log's decoder turns the parsed
+    # object into it with evidence_from_json (its dec_hook); any mapping may be given.
+    _Evidence = FrozenEvidence
+
+
 class Decision(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
     """The engine's answer to a report; it is also the audit record.
 
@@ -387,7 +450,7 @@ class Decision(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True
     rule: str
     trial_id: str = ""
     step: Annotated[int, msgspec.Meta(ge=-1, le=MAX_STEP)] = -1
-    evidence: Mapping[str, Any] = NO_EVIDENCE
+    evidence: _Evidence = NO_EVIDENCE
     schema_version: Annotated[int, msgspec.Meta(ge=-_INT_LIMIT, le=_INT_LIMIT - 1)] = SCHEMA_VERSION
     rung_resource: Annotated[int, msgspec.Meta(ge=0, le=MAX_STEP)] | None = None
 

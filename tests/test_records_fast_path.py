@@ -179,6 +179,12 @@ DEEP = (
             b'"decision":{"action":"stop","reason":"r","rule":"p","rung_resource":null,'
             b'"evidence":{"rung_resource":3}}}',
         ),
+        (
+            "nested evidence (a pause of the default policy)",
+            b'{"kind":"report","trial":"t","step":1,"decision":{"action":"pause","reason":"r",'
+            b'"rule":"p","trial_id":"t","step":1,"evidence":{"rank_correlations":{"1":0.5},'
+            b'"agreed":["a:b"],"n":3}}}',
+        ),
         ("evidence nested too deeply", DEEP),
         (
             "an int beyond a float in the evidence",

@@ -65,6 +65,7 @@ from hpprune.types import (
     Decision,
     Direction,
     FrozenEvidence,
+    evidence_from_json,
     jsonable,
     policy_digest,
     rung_resource_of,
@@ -220,8 +221,8 @@ def decode_fast(raw: bytes, lineno: int, where: object) -> Record | dict[str, An
     there is for :meth:`Fold.accept` to decode and place, so both paths
     accept, skip and reject exactly the same lines: another kind, a bad or
     unknown field, a torn line, a non-finite number string, an id that is not
-    a plain one, evidence that is not a flat mapping of plain JSON scalars
-    (deeper values get the writer's checks there), and a STOP without
+    a plain one, nested evidence on a line that may nest too deeply or hold an
+    int beyond a float (the writer's checks are there), and a STOP without
     ``rung_resource`` whose evidence holds one (an older log's rung).
 
     Args:
@@ -246,7 +247,9 @@ def decode_fast(raw: bytes, lineno: int, where: object) -> Record | dict[str, An
         d = rec.decision
         ev = d.evidence
         if ev is not NO_EVIDENCE and (
-            type(ev) is not FrozenEvidence
+            # evidence beyond plain scalars (converted as the dict path converts it) may
+            # nest too deeply or hold an int beyond a float: decode_line checks those
+            (type(ev) is not FrozenEvidence and _may_hold_bad_values(raw))
             or (d.action is Action.STOP and d.rung_resource is None and "rung_resource" in ev)
         ):
             return decode_line(raw, lineno, where)
@@ -495,7 +498,7 @@ class _DecisionWire(msgspec.Struct, frozen=True, gc=False):
             self.rule,
             trial if tid == trial else tid,
             self.step,
-            ev if ev else NO_EVIDENCE,
+            evidence_from_json(ev),
             self.schema_version,
             rung,
         )
@@ -580,7 +583,9 @@ _WIRE_OF: dict[str, type[_Wire]] = {
     "stale": _StaleWire,
 }
 # The fast path: the typed records themselves (see decode_fast).
-_FAST = msgspec.json.Decoder(ReportRecord | CompleteRecord | DecisionRecord)
+_FAST = msgspec.json.Decoder(
+    ReportRecord | CompleteRecord | DecisionRecord, dec_hook=lambda _, obj: evidence_from_json(obj)
+)
 
 
 def _message(exc: msgspec.ValidationError) -> str:
