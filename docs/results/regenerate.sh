@@ -13,10 +13,13 @@ hpprune bench lcbench --tasks 167168 --seeds 10 --workers 4 --budget 2000s --met
 hpprune bench lcbench --tasks 189906 --seeds 10 --workers 4 --budget 3000s --methods $M --no-progress -o docs/results/wallclock/189906
 hpprune bench lcbench --tasks 189873 --seeds 10 --workers 4 --budget 60000s --methods $M --no-progress -o docs/results/wallclock/189873
 rm -f docs/results/lcbench/runs.jsonl docs/results/wallclock/*/runs.jsonl docs/results/wallclock/*/regret.png
-# Scale of a fold (docs/reliability.md): now, and the engine before issue 14's scale work (66ab326):
+# Scale of a fold (docs/reliability.md): now, the engine before issue 14's scale work (66ab326)
 python -m hpprune.bench.log_scale -o docs/results/log_scale.md
-git worktree add --detach /tmp/hpprune-66ab326 66ab326
-python -m hpprune.bench.log_scale --package-dir /tmp/hpprune-66ab326 -o docs/results/log_scale_66ab326.md
-git worktree remove /tmp/hpprune-66ab326
+# and at the end of the previous session's work on it (149be06), in the same sitting:
+for rev in 66ab326 149be06; do
+  git worktree add --detach /tmp/hpprune-$rev $rev
+  python -m hpprune.bench.log_scale --package-dir /tmp/hpprune-$rev -o docs/results/log_scale_$rev.md
+  git worktree remove /tmp/hpprune-$rev
+done
 # Copy the summaries into the pages that quote them:
 python -m hpprune.bench.docs docs
