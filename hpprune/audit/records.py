@@ -307,14 +307,13 @@ class TrialRecord(msgspec.Struct, frozen=True):
         return {"kind": "trial", "trial": self.trial, "params": self.params}
 
 
-class ReportRecord(
-    msgspec.Struct,
-    tag_field="kind",
-    tag="report",
-    frozen=True,
-    gc=False,
-    forbid_unknown_fields=True,
+class _LineRecord(
+    msgspec.Struct, tag_field="kind", frozen=True, gc=False, forbid_unknown_fields=True
 ):
+    """A record that :func:`decode_fast` decodes a line into (tagged by ``kind``; no other keys)."""
+
+
+class ReportRecord(_LineRecord, tag="report", frozen=True):
     """One observation and the decision it received (values on the user's scale).
 
     The field annotations are the schema :func:`decode_fast` reads a line with.
@@ -350,14 +349,7 @@ class ReportRecord(
         return out
 
 
-class DecisionRecord(
-    msgspec.Struct,
-    tag_field="kind",
-    tag="decision",
-    frozen=True,
-    gc=False,
-    forbid_unknown_fields=True,
-):
+class DecisionRecord(_LineRecord, tag="decision", frozen=True):
     """A decision not tied to a report (pause, resume, budget stop)."""
 
     trial: str
@@ -369,14 +361,7 @@ class DecisionRecord(
         return {"kind": "decision", "trial": self.trial, "decision": self.decision.to_dict()}
 
 
-class CompleteRecord(
-    msgspec.Struct,
-    tag_field="kind",
-    tag="complete",
-    frozen=True,
-    gc=False,
-    forbid_unknown_fields=True,
-):
+class CompleteRecord(_LineRecord, tag="complete", frozen=True):
     """A trial finished; ``value`` None means "its last reported value"."""
 
     trial: str
