@@ -127,8 +127,8 @@ class Engine:
         sink = open_sink(log, study=study_name)
         self._fold = Fold(sink.name)
         with sink.locked():
-            records = sink.read_records()  # the whole log, under the lock: open means resume
-            first = next(records, None)
+            records = sink.read_numbered(typed=True)  # all of it, locked: open means resume
+            n, first = next(records, (0, None))
             if first is None:
                 if isinstance(sink, FileSink) and sink.path.exists() and sink.path.stat().st_size:
                     raise LogFormatError(
@@ -138,11 +138,11 @@ class Engine:
                 sink.append([header])
                 self._fold.advance(decode_record(header))
             else:
-                rec = self._fold.take(first, 1, _unit(sink))
+                rec = self._fold.take(first, n, _unit(sink))
                 if not isinstance(rec, StudyRecord):  # pragma: no cover - accept() refuses
                     raise LogFormatError(f"{sink.name} does not start with a study record")
                 self._check_header(rec, sink.name)
-                self._fold_all(records, 2, _unit(sink))
+                self._fold_all(records, _unit(sink))
         self._log = sink
 
     # ------------------------------------------------------------ properties
@@ -188,9 +188,9 @@ class Engine:
             self.study_name = header.study
 
     def _fold_all(
-        self, records: Iterable[Record | Mapping[str, Any]], start: int, unit: str
+        self, records: Iterable[tuple[int, Record | Mapping[str, Any]]], unit: str
     ) -> None:
-        """Fold log records into the state (bulk mode: pools sorted once, no cyclic GC)."""
+        """Fold numbered log records into the state (bulk: pools sorted once, no cyclic GC)."""
         # A fold allocates millions of long-lived objects: the cyclic GC would
         # rescan them again and again (a third of the time), and the pools are
         # sorted once at the end instead of at every point.
@@ -200,7 +200,7 @@ class Engine:
         try:
             take = self._fold.take
             apply = self._apply_record
-            for n, raw in enumerate(records, start):
+            for n, raw in records:
                 rec = take(raw, n, unit)
                 if rec is not None:
                     apply(rec)
@@ -721,12 +721,24 @@ class Engine:
             LogFormatError: If the records are not a valid log.
             ValueError: If ``policy`` differs from the recorded one.
         """
+        return cls._from_numbered(enumerate(records, start=1), policy, log, where, unit)
+
+    @classmethod
+    def _from_numbered(
+        cls,
+        records: Iterable[tuple[int, Record | Mapping[str, Any]]],
+        policy: Policy | None,
+        log: LogArg,
+        where: str,
+        unit: str,
+    ) -> Engine:
+        """:meth:`from_records` of ``(n, record)`` pairs (messages name each by its ``n``)."""
         it = iter(records)
         fold = Fold(where)
-        first = next(it, None)
+        n, first = next(it, (0, None))
         if first is None:
             raise LogFormatError(f"{where}: not an hpprune log: it has no study record")
-        header = fold.take(first, 1, unit)
+        header = fold.take(first, n, unit)
         if not isinstance(header, StudyRecord):  # pragma: no cover - accept() refuses
             raise LogFormatError(f"{where}: the log does not start with a study record")
         pol = policy if policy is not None else policy_from_dict(header.policy)
@@ -742,7 +754,7 @@ class Engine:
             study_name=header.study,
         )
         engine._fold = fold
-        engine._fold_all(it, 2, unit)
+        engine._fold_all(it, unit)
         if log is not None:
             engine._log = open_sink(log, study=header.study)
         return engine
@@ -780,12 +792,12 @@ class Engine:
             records = read_log(path, study=study)
             return cls.from_records(records, policy, log=path if resume_logging else None)
         sink = existing_log_file(path)
-        return cls.from_records(
-            sink.read_records(),
+        return cls._from_numbered(
+            sink.read_numbered(typed=True),
             policy,
-            log=sink.path if resume_logging else None,
-            where=str(sink.path),
-            unit="line",
+            sink.path if resume_logging else None,
+            str(sink.path),
+            "line",
         )
 
 

@@ -18,9 +18,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from hpprune.audit.log import LogFormatError, read_log
+from hpprune.audit.log import LogFormatError
 from hpprune.audit.records import (
     CompleteRecord,
     DecisionRecord,
@@ -31,8 +31,10 @@ from hpprune.audit.records import (
     StudyRecord,
     TrialRecord,
     decode_number,
+    fold_numbered,
     fold_records,
 )
+from hpprune.audit.sinks import existing_log_file
 from hpprune.types import Action, Decision, Direction, Reason, jsonable
 
 __all__ = [
@@ -75,7 +77,7 @@ def typed_records(log: RecordsArg) -> Iterator[Record]:
         LogFormatError: If the log is not a valid hpprune log.
     """
     if isinstance(log, (str, os.PathLike)):
-        return fold_records(read_log(Path(log)), Path(log), unit="line")
+        return fold_numbered(existing_log_file(log).read_numbered(), Path(log), unit="line")
     return fold_records(log)
 
 
@@ -250,16 +252,17 @@ def load_records(log: RecordsArg, where: object = None) -> list[dict[str, Any]]:
         FileNotFoundError: If the path does not exist.
         LogFormatError: Naming the line, if the log is not a valid hpprune log.
     """
-    raws: Iterable[Mapping[str, Any]]
+    raws: Iterable[tuple[int, Mapping[str, Any]]]
     if isinstance(log, (str, os.PathLike)):
         where = Path(log) if where is None else where
-        raws, unit = read_log(Path(log)), "line"
+        numbered = existing_log_file(log).read_numbered()  # (not typed: records as dicts)
+        raws, unit = cast("Iterable[tuple[int, Mapping[str, Any]]]", numbered), "line"
     else:
         where = "<records>" if where is None else where
-        raws, unit = log, "record"
+        raws, unit = enumerate(log, start=1), "record"
     fold = Fold(where)
     out: list[dict[str, Any]] = []
-    for n, raw in enumerate(raws, start=1):
+    for n, raw in raws:
         if fold.accept(raw, n, unit) is not None:
             out.append(dict(raw))
     if fold.header is None:

@@ -89,6 +89,7 @@ __all__ = [
     "decode_number",
     "decode_record",
     "encode_record",
+    "fold_numbered",
     "fold_records",
 ]
 
@@ -875,6 +876,28 @@ def fold_records(
         where: The log's name, for messages.
         unit: What ``n`` counts in messages (``"record"``, or ``"line"``).
 
+    Returns:
+        An iterator of the typed records to apply, header first (see
+        :func:`fold_numbered`; a file's records counted by line come from
+        :meth:`~hpprune.audit.sinks.LogSink.read_numbered`).
+
+    Raises:
+        LogFormatError: While iterating: for a log without a study header or a
+            rejected record.
+    """
+    return fold_numbered(enumerate(records, start=1), where, unit)
+
+
+def fold_numbered(
+    records: Iterable[tuple[int, Record | Mapping[str, Any]]],
+    where: object = "<records>",
+    unit: str = "record",
+) -> Iterator[Record]:
+    """:func:`fold_records` of ``(n, record)`` pairs, each named by its own ``n``.
+
+    What a file's :meth:`~hpprune.audit.sinks.LogSink.read_numbered` gives:
+    a record's line number, blank and skipped lines counted.
+
     Yields:
         The typed records to apply, header first.
 
@@ -882,7 +905,7 @@ def fold_records(
         LogFormatError: For a log without a study header or a rejected record.
     """
     fold = Fold(where)
-    for n, raw in enumerate(records, start=1):
+    for n, raw in records:
         rec = fold.take(raw, n, unit)
         if rec is not None:
             yield rec

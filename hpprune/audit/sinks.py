@@ -107,6 +107,18 @@ class LogSink(abc.ABC):
         """
         return self.read()
 
+    def read_numbered(self, typed: bool = False) -> Iterator[tuple[int, Record | dict[str, Any]]]:
+        """Yield ``(n, record)`` from the start: ``n`` counts the log's lines (1-based).
+
+        What :meth:`read` (``typed``: :meth:`read_records`) gives, each record
+        with the number that messages name it by: for a file the line it is
+        on (blank, torn and skipped lines count), else its position.
+
+        Raises:
+            LogFormatError: As :meth:`read_records`.
+        """
+        return enumerate(self.read_records() if typed else self.read(), start=1)
+
     @abc.abstractmethod
     def locked(self) -> contextlib.AbstractContextManager[Iterator[dict[str, Any]]]:
         """Hold the log exclusively and yield the records not seen yet.
@@ -254,9 +266,17 @@ class FileSink(LogSink):
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _scan(
-        self, fd: int, start: int, end: int, lineno: int, decode: _Decode = decode_line
+        self,
+        fd: int,
+        start: int,
+        end: int,
+        lineno: int,
+        decode: _Decode = decode_line,
+        numbered: bool = False,
     ) -> Iterator[Any]:
         """Decode the records in bytes ``[start, end)`` (``lineno`` lines come before).
+
+        With ``numbered``, each record comes as ``(its line number, record)``.
 
         A last line without its newline can only be left by a crashed writer
         (every writer holds the lock while it writes): it is skipped with a
@@ -276,7 +296,7 @@ class FileSink(LogSink):
                 if raw and not raw.isspace():  # (strip() would copy every line)
                     record = decode(raw, lineno, self.path)
                     if record is not None:
-                        yield record
+                        yield (lineno, record) if numbered else record
         if rest.strip():
             warnings.warn(f"{self.path}:{lineno + 1}: skipped a torn log line", stacklevel=3)
 
@@ -362,7 +382,16 @@ class FileSink(LogSink):
         """
         return self._read(decode_fast)
 
-    def _read(self, decode: _Decode) -> Iterator[Any]:
+    def read_numbered(self, typed: bool = False) -> Iterator[tuple[int, Record | dict[str, Any]]]:
+        """Yield ``(line number, record)`` for every record of the file.
+
+        Raises:
+            IsADirectoryError: If the path is a directory.
+            LogFormatError: If a record was written by a newer schema version.
+        """
+        return self._read(decode_fast if typed else decode_line, numbered=True)
+
+    def _read(self, decode: _Decode, numbered: bool = False) -> Iterator[Any]:
         self.flush()
         try:
             fd = os.open(self.path, os.O_RDONLY)
@@ -378,7 +407,7 @@ class FileSink(LogSink):
                         size = os.fstat(fd).st_size
                     finally:
                         fcntl.flock(fd, fcntl.LOCK_UN)
-            yield from self._scan(fd, 0, size, 0, decode)
+            yield from self._scan(fd, 0, size, 0, decode, numbered)
         finally:
             os.close(fd)
 
