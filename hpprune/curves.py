@@ -235,12 +235,10 @@ class TrialCurve:
 
     def seconds_per_step(self) -> float | None:
         """Observed compute seconds per step, or None without timing data."""
-        if self.last_step < 0:
+        e = self.last_elapsed
+        if e is None or self.last_step < 0:
             return None
-        for e in reversed(self.elapsed):  # (last_elapsed, without a call: once per trial of a log)
-            if e is not None:
-                return e / (self.last_step + 1) if e > 0 else None
-        return None
+        return e / (self.last_step + 1) if e > 0 else None
 
     def __repr__(self) -> str:
         return (

@@ -671,12 +671,10 @@ class Engine:
         if isinstance(rec, ReportRecord):  # most records: first
             tid = rec.trial
             curve = self._view._trials.get(tid) or self._add(tid, None)
-            if rec.late:
-                self._observe(
-                    curve, rec.step, rec.value, rec.elapsed, None, rec.decision, late=True
-                )
-            else:
-                self._observe(curve, rec.step, rec.value, rec.elapsed, rec.resources, rec.decision)
+            resources = None if rec.late else rec.resources  # (a late point keeps none)
+            self._observe(
+                curve, rec.step, rec.value, rec.elapsed, resources, rec.decision, late=rec.late
+            )
             return
         if isinstance(rec, StudyRecord):
             return

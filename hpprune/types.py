@@ -27,6 +27,12 @@ SCHEMA_VERSION = 1
 MAX_STEP = 2**53 - 1
 """Largest accepted step (exactly representable as a float)."""
 
+Step = Annotated[int, msgspec.Meta(ge=0, le=MAX_STEP)]
+"""A step (or a rung's resource) as the log's schema states it: an int in [0, MAX_STEP]."""
+
+DecisionStep = Annotated[int, msgspec.Meta(ge=-1, le=MAX_STEP)]
+"""A decision's step in the log's schema: a :data:`Step`, or -1 when not tied to a report."""
+
 
 class Direction(StrEnum):
     """Whether lower or higher metric values are better."""
@@ -223,11 +229,12 @@ class Observation:
 class FrozenEvidence(Mapping[str, Any]):
     """Read-only evidence as read from a log: a tuple of keys and a tuple of values.
 
-    What :class:`Decision` holds for evidence decoded from a log (decisions made
-    live hold a read-only view of a dict). Records with the same evidence keys
-    share one keys tuple, so a stopped trial's evidence costs about half a
-    dict's memory; a log of a million records holds many of them. Looking up a
-    key scans the keys (evidence has a handful).
+    What :class:`Decision` holds for evidence of plain JSON scalars, made live
+    or read from a log (see :func:`freeze_evidence`; other evidence is a
+    read-only view of a dict). Records with the same evidence keys share one
+    keys tuple, so a stopped trial's evidence costs about half a dict's memory;
+    a log of a million records holds many of them. Looking up a key scans the
+    keys (evidence has a handful).
 
     Args:
         keys: The keys, in order.
@@ -449,10 +456,10 @@ class Decision(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True
     reason: str
     rule: str
     trial_id: str = ""
-    step: Annotated[int, msgspec.Meta(ge=-1, le=MAX_STEP)] = -1
+    step: DecisionStep = -1
     evidence: _Evidence = NO_EVIDENCE
     schema_version: Annotated[int, msgspec.Meta(ge=-_INT_LIMIT, le=_INT_LIMIT - 1)] = SCHEMA_VERSION
-    rung_resource: Annotated[int, msgspec.Meta(ge=0, le=MAX_STEP)] | None = None
+    rung_resource: Step | None = None
 
     def __post_init__(self) -> None:
         if type(self.action) is not Action:

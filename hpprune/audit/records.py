@@ -63,8 +63,10 @@ from hpprune.types import (
     SCHEMA_VERSION,
     Action,
     Decision,
+    DecisionStep,
     Direction,
     FrozenEvidence,
+    Step,
     evidence_from_json,
     jsonable,
     policy_digest,
@@ -263,8 +265,6 @@ _share = msgspec.structs.force_setattr
 
 
 # ------------------------------------------------------------------ typed records
-_Step = Annotated[int, msgspec.Meta(ge=0, le=validate.MAX_STEP)]
-_DecisionStep = Annotated[int, msgspec.Meta(ge=-1, le=validate.MAX_STEP)]
 _NonNegative = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]  # finite
 _Version = Annotated[int, msgspec.Meta(ge=1, le=SCHEMA_VERSION)]
 _Number = float | Literal["NaN", "Infinity", "-Infinity"] | None
@@ -321,7 +321,7 @@ class ReportRecord(_LineRecord, tag="report", frozen=True):
     """
 
     trial: str
-    step: _Step
+    step: Step
     decision: Decision
     value: float | None = None
     elapsed: _NonNegative | None = None
@@ -461,13 +461,13 @@ class _DecisionWire(msgspec.Struct, frozen=True, gc=False):
     reason: str
     rule: str
     trial_id: str = ""
-    step: _DecisionStep = -1
+    step: DecisionStep = -1
     evidence: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
-    rung_resource: _Step | msgspec.UnsetType | None = msgspec.UNSET
+    rung_resource: Step | msgspec.UnsetType | None = msgspec.UNSET
 
     def typed(self, trial: str) -> Decision:
-        """The decision (interned strings; evidence read-only, already in JSON form)."""
+        """The decision (its evidence read-only, through :func:`evidence_from_json`)."""
         ev = self.evidence
         rung = self.rung_resource
         if rung is msgspec.UNSET:  # a STOP written before the field kept it in its evidence
@@ -492,7 +492,7 @@ class _DecisionWire(msgspec.Struct, frozen=True, gc=False):
 
 class _ReportWire(msgspec.Struct, tag_field="kind", tag="report", frozen=True, gc=False):
     trial: str
-    step: _Step
+    step: Step
     decision: _DecisionWire
     value: _Number = None
     elapsed: _NonNegative | None = None
